@@ -1,0 +1,87 @@
+//! Commands: the entries of the Raft log.
+//!
+//! This enum is a storage format (DESIGN.md, invariant 4). bincode encodes a variant by its
+//! position, so variants are only ever appended at the end, and a variant's meaning is never
+//! changed in place: a new meaning gets a new variant.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AuthCode, Client, Consent, Digest, Session, Settings, SigningKey, UnixTime, User,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// RFC 7591 registration. Refused if the id is taken.
+    RegisterClient { client: Client },
+    /// Create a local user. Refused if the username is taken.
+    CreateUser { user: User },
+    /// Start a session after a successful login. `replaces` is the session the browser had
+    /// before, ended in the same step so a login always yields a fresh session id.
+    CreateSession {
+        session: Session,
+        replaces: Option<Digest>,
+    },
+    /// Log out.
+    EndSession { id_digest: Digest },
+    /// Record (or widen) a user's consent for a client.
+    GrantConsent { consent: Consent },
+    /// Store an authorization code. Refused if the client is unknown.
+    IssueCode { code: AuthCode },
+    /// Redeem an authorization code: the attempt is judged here, so of any number of
+    /// concurrent attempts on any nodes exactly one wins.
+    RedeemCode {
+        digest: Digest,
+        client_id: String,
+        redirect_uri: String,
+        /// base64url(SHA-256(code_verifier)), computed by the node from the presented verifier.
+        verifier_challenge: String,
+        /// Canonical resource named on the token request, if any.
+        resource: Option<String>,
+        now: UnixTime,
+        /// Digest of the first refresh token of the new family.
+        refresh_digest: Digest,
+        refresh_idle_expires_at: UnixTime,
+    },
+    /// Rotate a refresh token: the presented one is retired, `next` becomes current.
+    RotateRefresh {
+        presented: Digest,
+        client_id: String,
+        /// Canonical resource named on the request, if any: must match the family's.
+        resource: Option<String>,
+        /// Scopes asked for, if any: must be within the family's grant (RFC 6749 §6).
+        scope: Option<String>,
+        next: Digest,
+        now: UnixTime,
+        idle_expires_at: UnixTime,
+    },
+    /// Add a signing key if the cluster has none yet (first start), else keep the existing one.
+    EnsureSigningKey { key: SigningKey },
+    /// Replace the cluster settings.
+    SetSettings { settings: Settings },
+    /// Drop everything that expired at `now` (DESIGN.md, invariant 5), and registrations
+    /// older than `unclaimed_client_ttl` seconds that never completed a login.
+    Purge {
+        now: UnixTime,
+        unclaimed_client_ttl: u64,
+    },
+}
+
+impl Command {
+    /// A short name for logs and metrics; never includes a field's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::RegisterClient { .. } => "register_client",
+            Command::CreateUser { .. } => "create_user",
+            Command::CreateSession { .. } => "create_session",
+            Command::EndSession { .. } => "end_session",
+            Command::GrantConsent { .. } => "grant_consent",
+            Command::IssueCode { .. } => "issue_code",
+            Command::RedeemCode { .. } => "redeem_code",
+            Command::RotateRefresh { .. } => "rotate_refresh",
+            Command::EnsureSigningKey { .. } => "ensure_signing_key",
+            Command::SetSettings { .. } => "set_settings",
+            Command::Purge { .. } => "purge",
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! mcpauth's domain, pure: the commands that make up the Raft log, the state they build, and
+//! [`State::apply`]. No IO, no clock, no randomness, no openraft: every instant, identifier and
+//! secret digest is chosen by the node before proposing and travels in the [`Command`], so every
+//! node that applies the same log reaches the same state (DESIGN.md, invariant 1).
+//!
+//! Single-use decisions (redeeming a code, rotating a refresh token) are made here, inside
+//! apply(): the command carries the attempt, and the [`Outcome`] says whether it won.
+
+mod command;
+mod model;
+mod outcome;
+mod state;
+
+pub use command::Command;
+pub use model::*;
+pub use outcome::{Outcome, PurgeCounts, Refusal};
+pub use state::{grant, State, StateCounts};
+
+/// Encode a value in the storage format used for log entries and snapshots.
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, bincode::Error> {
+    bincode::serialize(value)
+}
+
+/// Decode a value written by [`encode`].
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, bincode::Error> {
+    bincode::deserialize(bytes)
+}

@@ -1,0 +1,139 @@
+//! The records the state machine keeps. Every bearer secret is kept as the SHA-256 of a
+//! high-entropy value ([`Digest`]); what must be recovered is [`Sealed`] by the node before
+//! it is proposed. Nothing here is ever stored in clear.
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch. apply() never reads a clock: every instant travels in the command.
+pub type UnixTime = u64;
+
+/// SHA-256 of a high-entropy secret (authorization code, refresh token, session id, client secret).
+pub type Digest = [u8; 32];
+
+/// An AES-256-GCM sealed value. The key never enters the log; the state machine only carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    pub nonce: [u8; 12],
+    pub ciphertext: Vec<u8>,
+}
+
+/// RFC 7591 client metadata as registered, echoed back to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClientMetadata {
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub scope: Option<String>,
+    pub contacts: Vec<String>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    pub application_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    /// SHA-256 of the client secret; `None` for public clients.
+    pub secret_digest: Option<Digest>,
+    pub metadata: ClientMetadata,
+    pub issued_at: UnixTime,
+    /// Set when a code of this client is first redeemed: registrations that never complete a
+    /// login are reaped by [`crate::Command::Purge`].
+    pub first_login_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub username: String,
+    /// Stable subject identifier put in `sub`.
+    pub subject: String,
+    /// Argon2id PHC string (human passwords only).
+    pub password_hash: String,
+    pub created_at: UnixTime,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id_digest: Digest,
+    pub subject: String,
+    pub username: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub subject: String,
+    pub client_id: String,
+    /// Scopes granted so far; a request within them needs no new consent.
+    pub scopes: Vec<String>,
+    pub granted_at: UnixTime,
+}
+
+/// What an authorization code or a refresh token grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    /// RFC 8707 resource the tokens are bound to (the `aud` of access tokens).
+    pub resource: String,
+    pub auth_time: UnixTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCode {
+    pub digest: Digest,
+    pub grant: Grant,
+    pub redirect_uri: String,
+    /// PKCE S256 code_challenge as sent (base64url of SHA-256 of the verifier).
+    pub code_challenge: String,
+    pub expires_at: UnixTime,
+    /// After redemption the code is kept (until it expires) so a replay can be detected and
+    /// the family it started revoked.
+    pub redeemed_into: Option<FamilyId>,
+}
+
+pub type FamilyId = u64;
+
+/// A chain of rotating refresh tokens started by one code redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshFamily {
+    pub id: FamilyId,
+    pub grant: Grant,
+    /// Digest of the one refresh token of this family that may be used now.
+    pub current: Digest,
+    /// The current token is refused after this instant (idle lifetime, renewed on each rotation).
+    pub idle_expires_at: UnixTime,
+    pub created_at: UnixTime,
+    pub rotations: u64,
+}
+
+/// A signing key: the public part in clear, the private part sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKey {
+    pub kid: String,
+    /// JOSE algorithm, "ES256".
+    pub alg: String,
+    /// Uncompressed public point (0x04 || x || y) for EC keys.
+    pub public_key: Vec<u8>,
+    /// PKCS#8 private key sealed under the node seal key.
+    pub sealed_private_key: Sealed,
+    pub created_at: UnixTime,
+}
+
+/// Cluster-wide settings, replicated so every node decides the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Settings {
+    /// RFC 8707 resources (MCP servers) tokens may be issued for. Empty: any (trial mode).
+    pub resources: Vec<String>,
+    /// Custom URI schemes allowed in redirect URIs (e.g. "cursor").
+    pub allowed_redirect_schemes: Vec<String>,
+}

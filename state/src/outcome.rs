@@ -1,0 +1,66 @@
+//! What apply() answers for a command: the result of a decision made once, cluster-wide.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{FamilyId, Grant, SigningKey};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The command took effect and has nothing to report.
+    Done,
+    /// A code was redeemed (or a refresh token rotated) into this family and grant.
+    Granted { family: FamilyId, grant: Grant },
+    /// The signing key now in force; `created` says whether the command's key was the one added.
+    SigningKey { key: SigningKey, created: bool },
+    /// What a purge removed.
+    Purged(PurgeCounts),
+    /// The state machine refused the command; nothing changed unless the refusal says so.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PurgeCounts {
+    pub codes: usize,
+    pub sessions: usize,
+    pub families: usize,
+    pub retired_refresh_tokens: usize,
+    pub clients: usize,
+}
+
+/// The domain's refusals. Where a refusal changed something (replay and reuse detection revoke a
+/// family) it says so in its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    #[error("client id already registered")]
+    ClientExists,
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("username already taken")]
+    UserExists,
+    #[error("unknown authorization code")]
+    UnknownCode,
+    #[error("authorization code expired")]
+    CodeExpired,
+    #[error("authorization code already used; the tokens it issued are revoked")]
+    CodeReplayed { revoked_family: Option<FamilyId> },
+    #[error("authorization code was issued to another client")]
+    CodeClientMismatch,
+    #[error("redirect_uri does not match the authorization request")]
+    RedirectMismatch,
+    #[error("PKCE verification failed")]
+    PkceMismatch,
+    #[error("resource does not match the grant")]
+    ResourceMismatch,
+    #[error("requested scope exceeds the grant")]
+    ScopeExceeded,
+    #[error("unknown refresh token")]
+    UnknownRefreshToken,
+    #[error("refresh token expired")]
+    RefreshExpired,
+    #[error("refresh token was issued to another client")]
+    RefreshClientMismatch,
+    #[error("refresh token already used; its family is revoked")]
+    RefreshReused { revoked_family: FamilyId },
+    #[error("a secret with this digest already exists")]
+    DuplicateSecret,
+}

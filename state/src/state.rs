@@ -1,0 +1,437 @@
+//! The state machine's data and apply().
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::Command;
+use crate::model::{
+    AuthCode, Client, Consent, Digest, FamilyId, Grant, RefreshFamily, Session, Settings,
+    SigningKey, UnixTime, User,
+};
+use crate::outcome::{Outcome, PurgeCounts, Refusal};
+
+/// A refresh token digest and what it belongs to. Retired digests stay until the instant the
+/// token would have expired anyway, so a replay of a rotated token is recognised as reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RefreshEntry {
+    family: FamilyId,
+    retired: bool,
+    expires_at: UnixTime,
+}
+
+/// Everything the cluster knows. Deterministic: apply() reads no clock and no random source,
+/// and every map is ordered so snapshots of equal states are equal bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct State {
+    clients: BTreeMap<String, Client>,
+    users: BTreeMap<String, User>,
+    sessions: BTreeMap<Digest, Session>,
+    consents: BTreeMap<(String, String), Consent>,
+    codes: BTreeMap<Digest, AuthCode>,
+    families: BTreeMap<FamilyId, RefreshFamily>,
+    refresh_tokens: BTreeMap<Digest, RefreshEntry>,
+    signing_keys: Vec<SigningKey>,
+    settings: Settings,
+    next_family: FamilyId,
+}
+
+impl State {
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+    pub fn user(&self, username: &str) -> Option<&User> {
+        self.users.get(username)
+    }
+    pub fn session(&self, id_digest: &Digest) -> Option<&Session> {
+        self.sessions.get(id_digest)
+    }
+    pub fn consent(&self, subject: &str, client_id: &str) -> Option<&Consent> {
+        self.consents
+            .get(&(subject.to_owned(), client_id.to_owned()))
+    }
+    pub fn signing_keys(&self) -> &[SigningKey] {
+        &self.signing_keys
+    }
+    /// The key new tokens are signed with: the newest.
+    pub fn active_signing_key(&self) -> Option<&SigningKey> {
+        self.signing_keys.last()
+    }
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    pub fn family(&self, id: FamilyId) -> Option<&RefreshFamily> {
+        self.families.get(&id)
+    }
+    pub fn counts(&self) -> StateCounts {
+        StateCounts {
+            clients: self.clients.len(),
+            users: self.users.len(),
+            sessions: self.sessions.len(),
+            consents: self.consents.len(),
+            codes: self.codes.len(),
+            refresh_families: self.families.len(),
+            refresh_tokens: self.refresh_tokens.len(),
+            signing_keys: self.signing_keys.len(),
+        }
+    }
+
+    /// Apply one command. Deterministic and total: every command yields an Outcome, and a
+    /// refusal changes nothing unless the refusal says it did (replay and reuse detection).
+    pub fn apply(&mut self, command: &Command) -> Outcome {
+        match command {
+            Command::RegisterClient { client } => self.register_client(client),
+            Command::CreateUser { user } => self.create_user(user),
+            Command::CreateSession { session, replaces } => {
+                if let Some(old) = replaces {
+                    self.sessions.remove(old);
+                }
+                if self.sessions.contains_key(&session.id_digest) {
+                    return Outcome::Refused(Refusal::DuplicateSecret);
+                }
+                self.sessions.insert(session.id_digest, session.clone());
+                Outcome::Done
+            }
+            Command::EndSession { id_digest } => {
+                self.sessions.remove(id_digest);
+                Outcome::Done
+            }
+            Command::GrantConsent { consent } => self.grant_consent(consent),
+            Command::IssueCode { code } => self.issue_code(code),
+            Command::RedeemCode {
+                digest,
+                client_id,
+                redirect_uri,
+                verifier_challenge,
+                resource,
+                now,
+                refresh_digest,
+                refresh_idle_expires_at,
+            } => self.redeem_code(
+                digest,
+                CodeAttempt {
+                    client_id,
+                    redirect_uri,
+                    verifier_challenge,
+                    resource: resource.as_deref(),
+                    now: *now,
+                },
+                *refresh_digest,
+                *refresh_idle_expires_at,
+            ),
+            Command::RotateRefresh {
+                presented,
+                client_id,
+                resource,
+                scope,
+                next,
+                now,
+                idle_expires_at,
+            } => self.rotate_refresh(
+                presented,
+                client_id,
+                resource.as_deref(),
+                scope.as_deref(),
+                *next,
+                *now,
+                *idle_expires_at,
+            ),
+            Command::EnsureSigningKey { key } => match self.signing_keys.last() {
+                Some(existing) => Outcome::SigningKey {
+                    key: existing.clone(),
+                    created: false,
+                },
+                None => {
+                    self.signing_keys.push(key.clone());
+                    Outcome::SigningKey {
+                        key: key.clone(),
+                        created: true,
+                    }
+                }
+            },
+            Command::SetSettings { settings } => {
+                self.settings = settings.clone();
+                Outcome::Done
+            }
+            Command::Purge {
+                now,
+                unclaimed_client_ttl,
+            } => Outcome::Purged(self.purge(*now, *unclaimed_client_ttl)),
+        }
+    }
+
+    fn register_client(&mut self, client: &Client) -> Outcome {
+        if self.clients.contains_key(&client.client_id) {
+            return Outcome::Refused(Refusal::ClientExists);
+        }
+        self.clients
+            .insert(client.client_id.clone(), client.clone());
+        Outcome::Done
+    }
+
+    fn create_user(&mut self, user: &User) -> Outcome {
+        if self.users.contains_key(&user.username) {
+            return Outcome::Refused(Refusal::UserExists);
+        }
+        self.users.insert(user.username.clone(), user.clone());
+        Outcome::Done
+    }
+
+    fn grant_consent(&mut self, consent: &Consent) -> Outcome {
+        if !self.clients.contains_key(&consent.client_id) {
+            return Outcome::Refused(Refusal::UnknownClient);
+        }
+        let key = (consent.subject.clone(), consent.client_id.clone());
+        let entry = self.consents.entry(key).or_insert_with(|| Consent {
+            scopes: Vec::new(),
+            ..consent.clone()
+        });
+        for scope in &consent.scopes {
+            if !entry.scopes.contains(scope) {
+                entry.scopes.push(scope.clone());
+            }
+        }
+        entry.scopes.sort();
+        entry.granted_at = consent.granted_at;
+        Outcome::Done
+    }
+
+    fn issue_code(&mut self, code: &AuthCode) -> Outcome {
+        if !self.clients.contains_key(&code.grant.client_id) {
+            return Outcome::Refused(Refusal::UnknownClient);
+        }
+        if self.codes.contains_key(&code.digest) {
+            return Outcome::Refused(Refusal::DuplicateSecret);
+        }
+        self.codes.insert(code.digest, code.clone());
+        Outcome::Done
+    }
+
+    fn redeem_code(
+        &mut self,
+        digest: &Digest,
+        attempt: CodeAttempt<'_>,
+        refresh_digest: Digest,
+        refresh_idle_expires_at: UnixTime,
+    ) -> Outcome {
+        let Some(code) = self.codes.get(digest) else {
+            return Outcome::Refused(Refusal::UnknownCode);
+        };
+        if code.grant.client_id != attempt.client_id {
+            return Outcome::Refused(Refusal::CodeClientMismatch);
+        }
+        if let Some(family) = code.redeemed_into {
+            // RFC 9700 §4.14: a replayed code revokes what it issued.
+            let revoked = self.revoke_family(family).then_some(family);
+            return Outcome::Refused(Refusal::CodeReplayed {
+                revoked_family: revoked,
+            });
+        }
+        if attempt.now >= code.expires_at {
+            return Outcome::Refused(Refusal::CodeExpired);
+        }
+        if code.redirect_uri != attempt.redirect_uri {
+            return Outcome::Refused(Refusal::RedirectMismatch);
+        }
+        if !constant_time_eq(
+            code.code_challenge.as_bytes(),
+            attempt.verifier_challenge.as_bytes(),
+        ) {
+            return Outcome::Refused(Refusal::PkceMismatch);
+        }
+        if let Some(resource) = attempt.resource {
+            if resource != code.grant.resource {
+                return Outcome::Refused(Refusal::ResourceMismatch);
+            }
+        }
+        if self.refresh_tokens.contains_key(&refresh_digest) {
+            return Outcome::Refused(Refusal::DuplicateSecret);
+        }
+        let grant = code.grant.clone();
+        let family = self.next_family;
+        self.next_family += 1;
+        if let Some(code) = self.codes.get_mut(digest) {
+            code.redeemed_into = Some(family);
+        }
+        if let Some(client) = self.clients.get_mut(&grant.client_id) {
+            client.first_login_at.get_or_insert(attempt.now);
+        }
+        self.families.insert(
+            family,
+            RefreshFamily {
+                id: family,
+                grant: grant.clone(),
+                current: refresh_digest,
+                idle_expires_at: refresh_idle_expires_at,
+                created_at: attempt.now,
+                rotations: 0,
+            },
+        );
+        self.refresh_tokens.insert(
+            refresh_digest,
+            RefreshEntry {
+                family,
+                retired: false,
+                expires_at: refresh_idle_expires_at,
+            },
+        );
+        Outcome::Granted { family, grant }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rotate_refresh(
+        &mut self,
+        presented: &Digest,
+        client_id: &str,
+        resource: Option<&str>,
+        scope: Option<&str>,
+        next: Digest,
+        now: UnixTime,
+        idle_expires_at: UnixTime,
+    ) -> Outcome {
+        let Some(entry) = self.refresh_tokens.get(presented).cloned() else {
+            return Outcome::Refused(Refusal::UnknownRefreshToken);
+        };
+        let Some(family) = self.families.get(&entry.family) else {
+            return Outcome::Refused(Refusal::UnknownRefreshToken);
+        };
+        if family.grant.client_id != client_id {
+            return Outcome::Refused(Refusal::RefreshClientMismatch);
+        }
+        if entry.retired {
+            // RFC 9700 §4.14.2: a rotated token presented again means it leaked, or two
+            // requests raced; either way the whole family is revoked.
+            self.revoke_family(entry.family);
+            return Outcome::Refused(Refusal::RefreshReused {
+                revoked_family: entry.family,
+            });
+        }
+        if now >= family.idle_expires_at {
+            return Outcome::Refused(Refusal::RefreshExpired);
+        }
+        if let Some(resource) = resource {
+            if resource != family.grant.resource {
+                return Outcome::Refused(Refusal::ResourceMismatch);
+            }
+        }
+        let mut grant = family.grant.clone();
+        if let Some(scope) = scope {
+            let granted: Vec<&str> = grant.scope.split_whitespace().collect();
+            if scope.split_whitespace().any(|s| !granted.contains(&s)) {
+                return Outcome::Refused(Refusal::ScopeExceeded);
+            }
+            // The narrowed scope applies to this access token only; the family keeps its grant.
+            grant.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
+        }
+        if self.refresh_tokens.contains_key(&next) {
+            return Outcome::Refused(Refusal::DuplicateSecret);
+        }
+        let family_id = entry.family;
+        if let Some(old) = self.refresh_tokens.get_mut(presented) {
+            old.retired = true;
+        }
+        self.refresh_tokens.insert(
+            next,
+            RefreshEntry {
+                family: family_id,
+                retired: false,
+                expires_at: idle_expires_at,
+            },
+        );
+        if let Some(family) = self.families.get_mut(&family_id) {
+            family.current = next;
+            family.idle_expires_at = idle_expires_at;
+            family.rotations += 1;
+        }
+        Outcome::Granted {
+            family: family_id,
+            grant,
+        }
+    }
+
+    /// Remove a family and every token digest of it. Returns whether it existed.
+    fn revoke_family(&mut self, family: FamilyId) -> bool {
+        if self.families.remove(&family).is_none() {
+            return false;
+        }
+        self.refresh_tokens
+            .retain(|_, entry| entry.family != family);
+        true
+    }
+
+    fn purge(&mut self, now: UnixTime, unclaimed_client_ttl: u64) -> PurgeCounts {
+        let mut counts = PurgeCounts::default();
+        let before = self.codes.len();
+        self.codes.retain(|_, code| code.expires_at > now);
+        counts.codes = before - self.codes.len();
+        let before = self.sessions.len();
+        self.sessions.retain(|_, s| s.expires_at > now);
+        counts.sessions = before - self.sessions.len();
+        let before = self.families.len();
+        self.families.retain(|_, f| f.idle_expires_at > now);
+        counts.families = before - self.families.len();
+        let before = self.refresh_tokens.len();
+        let families = &self.families;
+        self.refresh_tokens
+            .retain(|_, e| e.expires_at > now && families.contains_key(&e.family));
+        counts.retired_refresh_tokens = before - self.refresh_tokens.len();
+        let before = self.clients.len();
+        let codes = &self.codes;
+        self.clients.retain(|id, c| {
+            c.first_login_at.is_some()
+                || c.issued_at.saturating_add(unclaimed_client_ttl) > now
+                || codes.values().any(|code| &code.grant.client_id == id)
+        });
+        counts.clients = before - self.clients.len();
+        let clients = &self.clients;
+        self.consents
+            .retain(|(_, client), _| clients.contains_key(client));
+        counts
+    }
+}
+
+struct CodeAttempt<'a> {
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    verifier_challenge: &'a str,
+    resource: Option<&'a str>,
+    now: UnixTime,
+}
+
+/// How many records of each kind the state holds (for status and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    pub clients: usize,
+    pub users: usize,
+    pub sessions: usize,
+    pub consents: usize,
+    pub codes: usize,
+    pub refresh_families: usize,
+    pub refresh_tokens: usize,
+    pub signing_keys: usize,
+}
+
+/// Compare without an early exit, so timing does not reveal how much of a PKCE challenge matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Grant for a new family (used by tests and by callers that build codes).
+pub fn grant(
+    client_id: &str,
+    subject: &str,
+    scope: &str,
+    resource: &str,
+    auth_time: UnixTime,
+) -> Grant {
+    Grant {
+        client_id: client_id.to_owned(),
+        subject: subject.to_owned(),
+        scope: scope.to_owned(),
+        resource: resource.to_owned(),
+        auth_time,
+    }
+}
