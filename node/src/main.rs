@@ -1,1 +1,33 @@
-fn main() {}
+//! The `mcpauth` binary: `mcpauth serve` runs a node.
+
+mod cli;
+mod seal_key;
+mod serve;
+mod settings;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn,sled=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve(args) => settings::Settings::load(args)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serve::serve(s).map_err(|e| e.to_string())),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("mcpauth: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

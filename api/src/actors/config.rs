@@ -1,0 +1,152 @@
+use std::time::Duration;
+
+use actix::prelude::*;
+use mcpauth_state::{Command, Outcome, Settings, UnixTime, User};
+
+use crate::cluster::{Cluster, ProposeError};
+use crate::sealer::Sealer;
+use crate::signer::TokenSigner;
+use crate::{clock, passwords, secrets};
+
+/// Cluster configuration: first-start bootstrap (admin user, signing key, settings) and the
+/// scheduled purge of expired state, which only the leader proposes.
+pub struct ConfigActor {
+    cluster: Cluster,
+    sealer: Sealer,
+    purge_every: Duration,
+    unclaimed_client_ttl: u64,
+}
+
+impl ConfigActor {
+    pub fn new(
+        cluster: Cluster,
+        sealer: Sealer,
+        purge_every: Duration,
+        unclaimed_client_ttl: u64,
+    ) -> Self {
+        Self {
+            cluster,
+            sealer,
+            purge_every,
+            unclaimed_client_ttl,
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        let metrics = self.cluster.raft().metrics();
+        let m = metrics.borrow();
+        m.current_leader == Some(m.id)
+    }
+}
+
+impl Actor for ConfigActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.purge_every, |actor, ctx| {
+            if !actor.is_leader() {
+                return;
+            }
+            let cluster = actor.cluster.clone();
+            let command = Command::Purge {
+                now: clock::now(),
+                unclaimed_client_ttl: actor.unclaimed_client_ttl,
+            };
+            ctx.spawn(
+                async move {
+                    match cluster.propose(command).await {
+                        Ok(Outcome::Purged(counts)) => tracing::debug!(?counts, "purged"),
+                        Ok(other) => tracing::warn!(?other, "unexpected purge outcome"),
+                        Err(e) => tracing::warn!(error = %e, "purge not proposed"),
+                    }
+                }
+                .into_actor(actor),
+            );
+        });
+    }
+}
+
+/// What the first start of a cluster did.
+#[derive(Debug, Default)]
+pub struct BootstrapReport {
+    /// The admin password, when mcpauth chose it (to be shown once).
+    pub generated_admin_password: Option<String>,
+    pub admin_created: bool,
+    pub signing_key_created: bool,
+    pub settings_changed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Propose(#[from] ProposeError),
+    #[error("bootstrap failed: {0}")]
+    Internal(String),
+}
+
+/// Make sure the cluster has a signing key, an admin user and the given settings. Idempotent,
+/// and safe when several nodes do it at once: apply() refuses the second admin and keeps the
+/// first signing key.
+#[derive(Message)]
+#[rtype(result = "Result<BootstrapReport, BootstrapError>")]
+pub struct Bootstrap {
+    pub admin_password: Option<String>,
+    pub settings: Settings,
+}
+
+impl Handler<Bootstrap> for ConfigActor {
+    type Result = ResponseFuture<Result<BootstrapReport, BootstrapError>>;
+
+    fn handle(&mut self, msg: Bootstrap, _: &mut Context<Self>) -> Self::Result {
+        let cluster = self.cluster.clone();
+        let sealer = self.sealer.clone();
+        Box::pin(async move {
+            let now: UnixTime = clock::now();
+            let mut report = BootstrapReport::default();
+            if cluster.read(|s| s.active_signing_key().is_none()) {
+                let key = TokenSigner::generate(&sealer, now)
+                    .map_err(|e| BootstrapError::Internal(e.to_string()))?;
+                if let Outcome::SigningKey { created, .. } =
+                    cluster.propose(Command::EnsureSigningKey { key }).await?
+                {
+                    report.signing_key_created = created;
+                }
+            }
+            if cluster.read(|s| s.user("admin").is_none()) {
+                let password = match msg.admin_password {
+                    Some(p) => p,
+                    None => {
+                        let p = secrets::new_secret();
+                        report.generated_admin_password = Some(p.clone());
+                        p
+                    }
+                };
+                let password_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
+                    .await
+                    .map_err(|e| BootstrapError::Internal(e.to_string()))?
+                    .map_err(|e| BootstrapError::Internal(e.to_string()))?;
+                let user = User {
+                    username: "admin".into(),
+                    subject: "admin".into(),
+                    password_hash,
+                    created_at: now,
+                    disabled: false,
+                };
+                report.admin_created =
+                    cluster.propose(Command::CreateUser { user }).await? == Outcome::Done;
+                if !report.admin_created {
+                    report.generated_admin_password = None;
+                }
+            }
+            if cluster.read(|s| s.settings() != &msg.settings) {
+                cluster
+                    .propose(Command::SetSettings {
+                        settings: msg.settings,
+                    })
+                    .await?;
+                report.settings_changed = true;
+            }
+            Ok(report)
+        })
+    }
+}

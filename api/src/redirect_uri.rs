@@ -1,0 +1,167 @@
+//! Redirect URI rules: what may be registered (OAuth 2.1 §2.3.1, RFC 8252, RFC 9700 §4.1) and
+//! how a requested URI is matched against the registered ones.
+
+use url::{Host, Url};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("redirect_uri is not an absolute URI")]
+    NotAbsolute,
+    #[error("redirect_uri must not contain a fragment")]
+    Fragment,
+    #[error("redirect_uri must not contain user information")]
+    UserInfo,
+    #[error("redirect_uri with http must use a loopback host (localhost, 127.0.0.1 or [::1])")]
+    HttpNotLoopback,
+    #[error("redirect_uri scheme '{0}' is not allowed")]
+    SchemeRefused(String),
+    #[error("redirect_uri must have a host")]
+    NoHost,
+}
+
+/// Schemes never acceptable as a redirect target, whatever the operator allows.
+const DANGEROUS_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "about",
+    "blob",
+    "filesystem",
+    "view-source",
+    "ws",
+    "wss",
+    "ftp",
+    "mailto",
+    "tel",
+    "chrome",
+    "chrome-extension",
+];
+
+/// Check one redirect URI offered at registration. `allowed_custom_schemes` are the private-use
+/// schemes (e.g. "cursor") the operator has chosen to allow.
+pub fn validate(uri: &str, allowed_custom_schemes: &[String]) -> Result<(), RedirectUriError> {
+    let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute)?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err(RedirectUriError::Fragment);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(RedirectUriError::UserInfo);
+    }
+    match url.scheme() {
+        "https" => {
+            if url.host().is_none() {
+                return Err(RedirectUriError::NoHost);
+            }
+            Ok(())
+        }
+        "http" => {
+            if is_loopback(&url) {
+                Ok(())
+            } else {
+                Err(RedirectUriError::HttpNotLoopback)
+            }
+        }
+        scheme if DANGEROUS_SCHEMES.contains(&scheme) => {
+            Err(RedirectUriError::SchemeRefused(scheme.to_owned()))
+        }
+        scheme => {
+            if allowed_custom_schemes
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(scheme))
+            {
+                Ok(())
+            } else {
+                Err(RedirectUriError::SchemeRefused(scheme.to_owned()))
+            }
+        }
+    }
+}
+
+/// Whether `requested` matches a registered URI: exactly, or, for http on a loopback host, in
+/// everything but the port (RFC 8252 §7.3: native apps listen on an ephemeral port).
+pub fn matches(registered: &str, requested: &str) -> bool {
+    if registered == requested {
+        return true;
+    }
+    let (Ok(reg), Ok(req)) = (Url::parse(registered), Url::parse(requested)) else {
+        return false;
+    };
+    reg.scheme() == "http"
+        && req.scheme() == "http"
+        && is_loopback(&reg)
+        && reg.host() == req.host()
+        && reg.path() == req.path()
+        && reg.query() == req.query()
+        && req.fragment().is_none()
+        && req.username().is_empty()
+        && req.password().is_none()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_rules() {
+        let none: Vec<String> = vec![];
+        assert!(validate("https://claude.ai/api/mcp/auth_callback", &none).is_ok());
+        assert!(validate("http://127.0.0.1:33418/callback", &none).is_ok());
+        assert!(validate("http://localhost/cb", &none).is_ok());
+        assert!(validate("http://[::1]:9/cb", &none).is_ok());
+        assert_eq!(
+            validate("http://example.com/cb", &none),
+            Err(RedirectUriError::HttpNotLoopback)
+        );
+        assert_eq!(
+            validate("https://a.example/cb#x", &none),
+            Err(RedirectUriError::Fragment)
+        );
+        assert_eq!(
+            validate("https://u:p@a.example/cb", &none),
+            Err(RedirectUriError::UserInfo)
+        );
+        assert!(matches!(
+            validate("javascript:alert(1)", &none),
+            Err(RedirectUriError::SchemeRefused(_))
+        ));
+        assert!(matches!(
+            validate("data:text/html,hi", &none),
+            Err(RedirectUriError::SchemeRefused(_))
+        ));
+        assert!(validate("/relative", &none).is_err());
+        let cursor = "cursor://anysphere.cursor-mcp/oauth/callback";
+        assert!(validate(cursor, &none).is_err());
+        assert!(validate(cursor, &["cursor".to_owned()]).is_ok());
+        assert!(validate("javascript:x", &["javascript".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn loopback_matches_on_any_port_only() {
+        assert!(matches("http://127.0.0.1/", "http://127.0.0.1:5000/"));
+        assert!(matches(
+            "http://127.0.0.1:1/callback",
+            "http://127.0.0.1:2/callback"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:2/other"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/callback",
+            "http://localhost:2/callback"
+        ));
+        assert!(!matches("https://a.example/cb", "https://a.example:444/cb"));
+        assert!(!matches("https://a.example/cb", "https://a.example/cb/"));
+        assert!(matches("https://a.example/cb", "https://a.example/cb"));
+    }
+}

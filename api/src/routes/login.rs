@@ -1,0 +1,164 @@
+//! The login form for local users, and logout.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::authorize::AuthorizeParams;
+use super::cookies;
+use crate::actors::{Login, LoginError, Logout};
+use crate::app::AppState;
+use crate::clock;
+use crate::error::PageError;
+use crate::pages::{self, LoginPage};
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+    error: Option<String>,
+}
+
+/// Only a path back into our own authorization endpoint is an acceptable return target, so the
+/// login form cannot be turned into an open redirector.
+fn checked_return_to(return_to: Option<&str>) -> Result<&str, PageError> {
+    match return_to {
+        Some(r) if r.starts_with("/authorize?") && !r.contains('\\') => Ok(r),
+        _ => Err(PageError::bad_request(
+            "Invalid sign-in request",
+            "Sign in by starting from your application; this page was opened without a valid request.",
+        )),
+    }
+}
+
+fn client_name_of(app: &AppState, return_to: &str) -> Option<String> {
+    let query = return_to.split_once('?')?.1;
+    let params: AuthorizeParams = serde_urlencoded::from_str(query).ok()?;
+    let client_id = params.client_id?;
+    app.cluster.read(|s| {
+        s.client(&client_id).map(|c| {
+            c.metadata
+                .client_name
+                .clone()
+                .unwrap_or(c.client_id.clone())
+        })
+    })
+}
+
+/// GET /login
+pub async fn login_page(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = checked_return_to(query.return_to.as_deref())?;
+    let (csrf, cookie) = cookies::csrf_token(&req, &app);
+    let client_name = client_name_of(&app, return_to);
+    let error = match query.error.as_deref() {
+        Some("invalid") => Some("Unknown username or wrong password."),
+        Some("csrf") => Some("The form expired. Please try again."),
+        Some(_) => Some("Sign-in failed. Please try again."),
+        None => None,
+    };
+    let mut response = pages::html(
+        StatusCode::OK,
+        &LoginPage {
+            csrf: &csrf,
+            return_to,
+            client_name: client_name.as_deref(),
+            error,
+        },
+    );
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    return_to: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn back_to_login(return_to: &str, error: &str) -> HttpResponse {
+    let mut location = url::form_urlencoded::Serializer::new(String::from("/login?"));
+    location
+        .append_pair("return_to", return_to)
+        .append_pair("error", error);
+    pages::with_page_headers(HttpResponse::SeeOther())
+        .insert_header(("Location", location.finish()))
+        .finish()
+}
+
+/// POST /login: check the password, start a fresh session, and go back to the request.
+pub async fn login(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let return_to = checked_return_to(form.return_to.as_deref())?.to_owned();
+    if !cookies::csrf_ok(&req, &form.csrf) {
+        return Ok(back_to_login(&return_to, "csrf"));
+    }
+    if form.username.is_empty() || form.username.len() > 256 || form.password.len() > 1024 {
+        return Ok(back_to_login(&return_to, "invalid"));
+    }
+    let login = Login {
+        username: form.username,
+        password: form.password,
+        replaces: cookies::session_digest(&req),
+        now: clock::now(),
+        ttl: app.config.session_ttl,
+    };
+    match app.sessions.send(login).await {
+        Ok(Ok(session_id)) => {
+            let mut response = pages::with_page_headers(HttpResponse::SeeOther())
+                .insert_header(("Location", return_to))
+                .finish();
+            let _ = response.add_cookie(&cookies::session_cookie(&app, session_id));
+            Ok(response)
+        }
+        Ok(Err(LoginError::InvalidCredentials)) => {
+            tracing::info!("login refused: invalid credentials");
+            Ok(back_to_login(&return_to, "invalid"))
+        }
+        Ok(Err(LoginError::Propose(e))) => Err(PageError::unavailable(e.to_string())),
+        _ => Err(PageError::internal()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// POST /logout: end the session everywhere.
+pub async fn logout(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, PageError> {
+    if !cookies::csrf_ok(&req, &form.csrf) {
+        return Err(PageError::bad_request(
+            "Form expired",
+            "The logout form is no longer valid.",
+        ));
+    }
+    if let Some(digest) = cookies::session_digest(&req) {
+        match app.sessions.send(Logout(digest)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(PageError::unavailable(e.to_string())),
+            Err(_) => return Err(PageError::internal()),
+        }
+    }
+    let mut response = pages::error_page(StatusCode::OK, "Signed out", "You are signed out.");
+    let _ = response.add_cookie(&cookies::expired_session_cookie(&app));
+    Ok(response)
+}

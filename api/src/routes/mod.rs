@@ -1,0 +1,11 @@
+//! HTTP handlers: thin, they parse, validate, ask an actor or the read view, and answer.
+
+pub mod authorize;
+pub mod health;
+pub mod jwks;
+pub mod login;
+pub mod metadata;
+pub mod register;
+pub mod token;
+
+mod cookies;

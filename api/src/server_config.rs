@@ -1,0 +1,45 @@
+//! Node-local settings of the HTTP layer (lifetimes, issuer, scopes).
+
+/// How the OAuth routes behave. The same on every node of a cluster (one cluster.toml).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Our issuer identifier, byte-identical in metadata, tokens and `iss` parameters.
+    pub issuer: String,
+    pub access_token_ttl: u64,
+    pub refresh_idle_ttl: u64,
+    pub code_ttl: u64,
+    pub session_ttl: u64,
+    /// Registrations that never complete a login are reaped after this many seconds.
+    pub unclaimed_client_ttl: u64,
+    pub scopes_supported: Vec<String>,
+}
+
+impl ServerConfig {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            access_token_ttl: 3600,
+            refresh_idle_ttl: 30 * 24 * 3600,
+            code_ttl: 60,
+            session_ttl: 12 * 3600,
+            unclaimed_client_ttl: 24 * 3600,
+            scopes_supported: default_scopes(),
+        }
+    }
+
+    /// Cookies get `Secure` when the issuer is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer.trim_end_matches('/'), path)
+    }
+}
+
+pub fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "offline_access", "mcp"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}

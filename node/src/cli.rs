@@ -1,0 +1,55 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpauth",
+    version,
+    about = "OAuth 2.1 authorization server for MCP clients, replicated with Raft"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node.
+    Serve(ServeArgs),
+}
+
+/// Every flag overrides the same setting read from `--config`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML file with the settings below (see cluster.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address the HTTP server listens on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Issuer identifier, the public base URL [default: http://<listen>].
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Directory for the node's data (sled) [default: ./data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// An MCP server (RFC 8707 resource) tokens may be issued for; repeatable.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
+    /// A private-use URI scheme allowed in redirect URIs (e.g. cursor); repeatable.
+    #[arg(long = "allow-redirect-scheme")]
+    pub allowed_redirect_schemes: Vec<String>,
+    /// Access token lifetime in seconds [default: 3600].
+    #[arg(long)]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh token idle lifetime in seconds [default: 2592000, 30 days].
+    #[arg(long)]
+    pub refresh_token_ttl: Option<u64>,
+    /// File holding the 32-byte seal key [default: <data-dir>/seal.key, created if missing].
+    /// The environment variable MCPAUTH_SEAL_KEY (base64) takes precedence.
+    #[arg(long)]
+    pub seal_key_file: Option<PathBuf>,
+}
