@@ -1,0 +1,122 @@
+//! The current snapshot, persisted in sled, and the snapshot byte format.
+//!
+//! The state machine itself lives in memory (it is small and bounded, DESIGN.md invariant 5);
+//! what makes it durable is the last snapshot plus the log after it. So the snapshot is written
+//! and flushed before openraft is told it exists, and only then may openraft purge the log it
+//! covers. Tree `snapshot` holds exactly one snapshot: key `meta` (bincode `SnapshotMeta`) and key
+//! `data` (the bytes below), written in one batch so they always match.
+//!
+//! Snapshot bytes are `bincode((format: u32, state: State))`. The format number lets a later
+//! version of mcpauth read an older snapshot, or refuse it clearly instead of misreading it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mcpauth_state::State;
+use serde::{Deserialize, Serialize};
+
+use crate::type_config::SnapshotMeta;
+
+const SNAPSHOT_TREE: &str = "snapshot";
+const META_KEY: &[u8] = b"meta";
+const DATA_KEY: &[u8] = b"data";
+
+/// The snapshot format this version writes.
+pub(crate) const SNAPSHOT_FORMAT: u32 = 1;
+
+/// Why a snapshot could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("snapshot encoding: {0}")]
+    Codec(#[from] bincode::Error),
+    #[error("snapshot format {0} is not one this version reads (it reads {SNAPSHOT_FORMAT})")]
+    UnknownFormat(u32),
+    #[error("snapshot meta without data")]
+    MissingData,
+}
+
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    format: u32,
+    state: &'a State,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    format: u32,
+    state: State,
+}
+
+/// Encode `state` as snapshot bytes.
+pub(crate) fn encode_state(state: &State) -> Result<Vec<u8>, SnapshotError> {
+    Ok(mcpauth_state::encode(&PayloadRef {
+        format: SNAPSHOT_FORMAT,
+        state,
+    })?)
+}
+
+/// Decode snapshot bytes written by [`encode_state`].
+pub(crate) fn decode_state(bytes: &[u8]) -> Result<State, SnapshotError> {
+    let payload: Payload = mcpauth_state::decode(bytes)?;
+    if payload.format != SNAPSHOT_FORMAT {
+        return Err(SnapshotError::UnknownFormat(payload.format));
+    }
+    Ok(payload.state)
+}
+
+/// Reads and writes the one persisted snapshot. Blocking: call from the blocking pool.
+#[derive(Clone)]
+pub(crate) struct SnapshotStore {
+    db: sled::Db,
+    tree: sled::Tree,
+    /// Serializes compare-and-write, so a snapshot built from an older state can never replace
+    /// a newer one that was installed meanwhile.
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl SnapshotStore {
+    pub(crate) fn open(db: &sled::Db) -> Result<Self, SnapshotError> {
+        Ok(Self {
+            db: db.clone(),
+            tree: db.open_tree(SNAPSHOT_TREE)?,
+            write_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// The persisted snapshot, if any.
+    pub(crate) fn load(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, SnapshotError> {
+        let Some(meta) = self.tree.get(META_KEY)? else {
+            return Ok(None);
+        };
+        let meta: SnapshotMeta = mcpauth_state::decode(&meta)?;
+        let data = self.tree.get(DATA_KEY)?.ok_or(SnapshotError::MissingData)?;
+        Ok(Some((meta, data.to_vec())))
+    }
+
+    /// Persist and flush `meta` and `data` unless the stored snapshot is newer. Returns whether
+    /// it was written.
+    pub(crate) fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<bool, SnapshotError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(current) = self.tree.get(META_KEY)? {
+            let current: SnapshotMeta = mcpauth_state::decode(&current)?;
+            if current.last_log_id > meta.last_log_id {
+                tracing::warn!(
+                    stored = %current,
+                    offered = %meta,
+                    "not replacing a newer snapshot with an older one"
+                );
+                return Ok(false);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(META_KEY, mcpauth_state::encode(meta)?);
+        batch.insert(DATA_KEY, data);
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(true)
+    }
+}
