@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The one test command (README; .ci/run calls it). Installs what the tests need on a fresh
+# machine, builds mcpauth, and runs every test: unit and storage tests, the integration tests
+# against the real binary, and the end-to-end tests with the official Python MCP SDK.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "test: installing ${need_apt[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "== build (release)" >&2
+cargo build --release --locked
+
+echo "== cargo tests (unit, storage suite, integration against target/release/mcpauth)" >&2
+MCPAUTH_BIN="$ROOT/target/release/mcpauth" cargo test --workspace --locked -- --test-threads 4
+
+echo "== end-to-end with the official Python MCP SDK" >&2
+MCPAUTH_BIN="$ROOT/target/release/mcpauth" bash tests/e2e/run.sh
