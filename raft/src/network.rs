@@ -31,7 +31,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::rpc::{RpcKind, CLUSTER_SECRET_HEADER};
+use crate::rpc::{decode_wire, RpcKind, CLUSTER_SECRET_HEADER};
 use crate::type_config::{BasicNode, NodeId, TypeConfig};
 
 /// The reqwest client could not be built (TLS backend initialisation failed).
@@ -191,7 +191,7 @@ impl PeerClient {
             .bytes()
             .await
             .map_err(|e| Transport::Network(http_error(e)))?;
-        mcpauth_state::decode(&bytes).map_err(|source| {
+        decode_wire(&bytes).map_err(|source| {
             Transport::Network(PeerError::Decode {
                 kind,
                 addr: addr.clone(),

@@ -12,7 +12,9 @@
 //! calling [`handle_rpc`] and answer 401 when it does not match. The peer reads 401/403 as a
 //! misconfigured node and backs off.
 
+use bincode::Options;
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
@@ -86,20 +88,30 @@ pub async fn handle_rpc(raft: &Raft, kind: RpcKind, body: &[u8]) -> Result<Vec<u
     let decode_error = |source| RpcError::Decode { kind, source };
     match kind {
         RpcKind::AppendEntries => {
-            let req: AppendEntriesRequest<TypeConfig> =
-                mcpauth_state::decode(body).map_err(decode_error)?;
+            let req: AppendEntriesRequest<TypeConfig> = decode_wire(body).map_err(decode_error)?;
             encode(kind, &raft.append_entries(req).await)
         }
         RpcKind::Vote => {
-            let req: VoteRequest<u64> = mcpauth_state::decode(body).map_err(decode_error)?;
+            let req: VoteRequest<u64> = decode_wire(body).map_err(decode_error)?;
             encode(kind, &raft.vote(req).await)
         }
         RpcKind::InstallSnapshot => {
             let req: InstallSnapshotRequest<TypeConfig> =
-                mcpauth_state::decode(body).map_err(decode_error)?;
+                decode_wire(body).map_err(decode_error)?;
             encode(kind, &raft.install_snapshot(req).await)
         }
     }
+}
+
+/// Decode a message received over the network: the same format as [`mcpauth_state::decode`]
+/// (bincode, fixed-width integers), but never reading past the body, so a corrupt length prefix
+/// is an error instead of a huge allocation.
+pub(crate) fn decode_wire<T: DeserializeOwned>(body: &[u8]) -> Result<T, bincode::Error> {
+    bincode::options()
+        .with_fixint_encoding()
+        .allow_trailing_bytes()
+        .with_limit(body.len() as u64)
+        .deserialize(body)
 }
 
 fn encode<T: Serialize>(kind: RpcKind, value: &T) -> Result<Vec<u8>, RpcError> {
@@ -123,6 +135,18 @@ mod tests {
             assert_eq!(RpcKind::from_path(kind.path()), Some(kind));
         }
         assert_eq!(RpcKind::from_path("/raft/other"), None);
+    }
+
+    #[test]
+    fn wire_format_is_the_storage_format() {
+        let value = (7u64, String::from("abc"), vec![1u8, 2, 3]);
+        let bytes = mcpauth_state::encode(&value).expect("encode");
+        let back: (u64, String, Vec<u8>) = decode_wire(&bytes).expect("decode");
+        assert_eq!(back, value);
+        // A length prefix claiming more than the body holds is refused, not allocated.
+        let mut lying = 5u64.to_le_bytes().to_vec();
+        lying.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_wire::<(u64, Vec<u8>)>(&lying).is_err());
     }
 
     #[test]
