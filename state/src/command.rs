@@ -10,6 +10,9 @@ use crate::model::{
     AuthCode, Client, Consent, Digest, Session, Settings, SigningKey, UnixTime, User,
 };
 
+// A command is built once per proposal and serialized at once, so its in-memory size does not
+// matter; boxing the client would only make every construction site noisier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// RFC 7591 registration. Refused if the id is taken.

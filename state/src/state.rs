@@ -83,11 +83,12 @@ impl State {
             Command::RegisterClient { client } => self.register_client(client),
             Command::CreateUser { user } => self.create_user(user),
             Command::CreateSession { session, replaces } => {
-                if let Some(old) = replaces {
-                    self.sessions.remove(old);
-                }
+                // Judge before changing anything: a refused login must not end the old session.
                 if self.sessions.contains_key(&session.id_digest) {
                     return Outcome::Refused(Refusal::DuplicateSecret);
+                }
+                if let Some(old) = replaces {
+                    self.sessions.remove(old);
                 }
                 self.sessions.insert(session.id_digest, session.clone());
                 Outcome::Done
