@@ -332,7 +332,7 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
                     .join(" ")
             })
             .filter(|p| !p.is_empty());
-        let mut login = url::form_urlencoded::Serializer::new(String::from("/login?"));
+        let mut login = url::form_urlencoded::Serializer::for_suffix(String::from("/login?"), 7);
         login.append_pair("return_to", &params.authorize_path());
         return redirect_response(StatusCode::FOUND, &login.finish());
     };

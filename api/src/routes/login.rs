@@ -86,7 +86,7 @@ pub struct LoginForm {
 }
 
 fn back_to_login(return_to: &str, error: &str) -> HttpResponse {
-    let mut location = url::form_urlencoded::Serializer::new(String::from("/login?"));
+    let mut location = url::form_urlencoded::Serializer::for_suffix(String::from("/login?"), 7);
     location
         .append_pair("return_to", return_to)
         .append_pair("error", error);

@@ -202,7 +202,7 @@ pub async fn token(
                 presented: secrets::digest(presented_token),
                 client_id: client.client_id.clone(),
                 resource: requested_audience,
-                scope: form.scope.clone(),
+                scope: form.scope.clone().filter(|s| !s.trim().is_empty()),
                 next: refresh_digest,
                 now,
                 idle_expires_at,
