@@ -68,6 +68,12 @@ impl Node {
             data.path().join("node").display().to_string(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
+        Self::launch(port, data, args).await
+    }
+
+    /// Start the binary with exactly `args`; it must serve on `port` (issuer http://127.0.0.1:port).
+    pub async fn launch(port: u16, data: tempfile::TempDir, args: Vec<String>) -> Node {
+        let issuer = format!("http://127.0.0.1:{port}");
         let mut node = Node {
             port,
             issuer,
