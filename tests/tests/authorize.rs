@@ -138,7 +138,8 @@ async fn untrusted_client_or_redirect_gets_an_error_page_never_a_redirect() {
 #[tokio::test]
 async fn refusals_after_the_redirect_is_trusted_go_back_with_error_state_and_iss() {
     let setup = setup().await;
-    let cases: Vec<(Vec<(&'static str, Option<&str>)>, &str)> = vec![
+    type Change<'a> = Vec<(&'static str, Option<&'a str>)>;
+    let cases: Vec<(Change, &str)> = vec![
         (vec![("code_challenge", None)], "invalid_request"),
         (
             vec![("code_challenge_method", Some("plain"))],

@@ -24,6 +24,9 @@ async fn error_of(response: reqwest::Response) -> (u16, String) {
     (status, body["error"].as_str().unwrap().to_owned())
 }
 
+/// A token request's form fields.
+type Form = Vec<(&'static str, String)>;
+
 async fn post_token(node: &Node, pairs: &[(&'static str, String)]) -> reqwest::Response {
     http()
         .post(node.url("/token"))
@@ -126,7 +129,7 @@ async fn code_redemption_refusals_change_nothing() {
             ("code_verifier", verifier.to_owned()),
         ]
     };
-    let cases: Vec<(Vec<(&'static str, String)>, u16, &str)> = vec![
+    let cases: Vec<(Form, u16, &str)> = vec![
         (
             base(&code, &wrong_verifier, client_id),
             400,
@@ -261,7 +264,7 @@ async fn refresh_refusals() {
         .map(|(k, v)| (k, v.to_owned()))
         .collect::<Vec<_>>()
     };
-    let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
+    let cases: Vec<(Form, &str)> = vec![
         (base(other_id), "invalid_grant"),
         (
             vec![

@@ -148,7 +148,7 @@ pub async fn token(
     }
     let presented = presented_credentials(&req, &form)?;
     let client = authenticate(&app, &presented)?;
-    if !client.metadata.grant_types.iter().any(|g| *g == grant_type) {
+    if !client.metadata.grant_types.contains(&grant_type) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             format!("this client did not register the {grant_type} grant"),
