@@ -8,6 +8,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::actors::{ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use crate::cluster::Cluster;
+use crate::error::PageError;
 use crate::routes;
 use crate::server_config::ServerConfig;
 use crate::signer_cache::SignerCache;
@@ -49,8 +50,20 @@ fn cors_resource(path: &str, route: actix_web::Route) -> impl HttpServiceFactory
         .route(route)
 }
 
+/// Malformed query strings and forms on the browser routes get a readable page, not plain text.
+fn malformed_page(err: impl std::fmt::Display) -> actix_web::Error {
+    tracing::debug!(error = %err, "malformed browser request");
+    PageError::bad_request(
+        "Invalid request",
+        "The request was malformed. Start the sign-in again from your application.",
+    )
+    .into()
+}
+
 /// Register every route of the OAuth server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| malformed_page(e)))
+        .app_data(web::FormConfig::default().error_handler(|e, _| malformed_page(e)));
     cfg.service(cors_resource(
         "/.well-known/oauth-authorization-server",
         web::get().to(routes::metadata::authorization_server),

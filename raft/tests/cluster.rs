@@ -242,9 +242,20 @@ fn three_nodes_replicate_and_a_new_node_gets_a_snapshot() {
     });
     wait_applied(&raft_rt, &newcomer.view, index);
     assert_eq!(resources(&newcomer.view), ["https://c.example"]);
-    let installed = newcomer.raft.metrics().borrow().snapshot;
+    // The metrics report the installed snapshot a moment after the state is applied.
+    let installed = raft_rt.block_on(async {
+        newcomer
+            .raft
+            .wait(WAIT)
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= index),
+                "snapshot installed",
+            )
+            .await
+            .map(|m| m.snapshot)
+    });
     assert!(
-        installed.is_some_and(|s| s.index >= index),
+        installed.is_ok(),
         "the newcomer was caught up by a snapshot, got {installed:?}"
     );
 

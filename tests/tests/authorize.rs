@@ -540,3 +540,42 @@ async fn client_with_several_redirect_uris_must_name_one() {
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
 }
+
+#[tokio::test]
+async fn malformed_browser_requests_get_a_readable_page() {
+    let node = Node::start().await;
+    let browser = Browser::new();
+    let responses = [
+        browser
+            .get(&node.url("/login?return_to=%2Fauthorize%3Fa&return_to=%2Fauthorize%3Fb"))
+            .await,
+        browser
+            .get(&node.url("/authorize?client_id=a&client_id=b"))
+            .await,
+        browser
+            .client
+            .post(node.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("csrf=a&csrf=b&return_to=%2Fauthorize%3F")
+            .send()
+            .await
+            .unwrap(),
+        browser
+            .client
+            .post(node.url("/consent"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("%ZZ=1")
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in responses {
+        assert_eq!(response.status(), 400);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        assert!(response.text().await.unwrap().contains("<h1>"));
+    }
+}
