@@ -84,8 +84,12 @@ impl State {
             Command::CreateUser { user } => self.create_user(user),
             Command::CreateSession { session, replaces } => {
                 // Judge before changing anything: a refused login must not end the old session.
-                if self.sessions.contains_key(&session.id_digest) {
-                    return Outcome::Refused(Refusal::DuplicateSecret);
+                if let Some(existing) = self.sessions.get(&session.id_digest) {
+                    return if existing == session {
+                        Outcome::Done
+                    } else {
+                        Outcome::Refused(Refusal::DuplicateSecret)
+                    };
                 }
                 if let Some(old) = replaces {
                     self.sessions.remove(old);
@@ -162,8 +166,13 @@ impl State {
     }
 
     fn register_client(&mut self, client: &Client) -> Outcome {
-        if self.clients.contains_key(&client.client_id) {
-            return Outcome::Refused(Refusal::ClientExists);
+        if let Some(existing) = self.clients.get(&client.client_id) {
+            // The same registration again is a retried proposal: it succeeded the first time.
+            return if existing == client {
+                Outcome::Done
+            } else {
+                Outcome::Refused(Refusal::ClientExists)
+            };
         }
         self.clients
             .insert(client.client_id.clone(), client.clone());
@@ -171,8 +180,12 @@ impl State {
     }
 
     fn create_user(&mut self, user: &User) -> Outcome {
-        if self.users.contains_key(&user.username) {
-            return Outcome::Refused(Refusal::UserExists);
+        if let Some(existing) = self.users.get(&user.username) {
+            return if existing == user {
+                Outcome::Done
+            } else {
+                Outcome::Refused(Refusal::UserExists)
+            };
         }
         self.users.insert(user.username.clone(), user.clone());
         Outcome::Done
@@ -201,8 +214,12 @@ impl State {
         if !self.clients.contains_key(&code.grant.client_id) {
             return Outcome::Refused(Refusal::UnknownClient);
         }
-        if self.codes.contains_key(&code.digest) {
-            return Outcome::Refused(Refusal::DuplicateSecret);
+        if let Some(existing) = self.codes.get(&code.digest) {
+            return if existing == code {
+                Outcome::Done
+            } else {
+                Outcome::Refused(Refusal::DuplicateSecret)
+            };
         }
         self.codes.insert(code.digest, code.clone());
         Outcome::Done
@@ -222,6 +239,17 @@ impl State {
             return Outcome::Refused(Refusal::CodeClientMismatch);
         }
         if let Some(family) = code.redeemed_into {
+            // The same attempt again (a proposal retried after an ambiguous failure, before the
+            // client saw any answer) is answered as the first time: its refresh token is still
+            // the family's first and only one.
+            if let Some(f) = self.families.get(&family) {
+                if f.current == refresh_digest && f.rotations == 0 {
+                    return Outcome::Granted {
+                        family,
+                        grant: f.grant.clone(),
+                    };
+                }
+            }
             // RFC 9700 §4.14: a replayed code revokes what it issued.
             let revoked = self.revoke_family(family).then_some(family);
             return Outcome::Refused(Refusal::CodeReplayed {
@@ -299,6 +327,16 @@ impl State {
         if family.grant.client_id != client_id {
             return Outcome::Refused(Refusal::RefreshClientMismatch);
         }
+        if entry.retired && family.current == next {
+            // The same rotation again (a retried proposal): answer as the first time.
+            return match narrowed(&family.grant, scope) {
+                Some(grant) => Outcome::Granted {
+                    family: entry.family,
+                    grant,
+                },
+                None => Outcome::Refused(Refusal::ScopeExceeded),
+            };
+        }
         if entry.retired {
             // RFC 9700 §4.14.2: a rotated token presented again means it leaked, or two
             // requests raced; either way the whole family is revoked.
@@ -315,15 +353,9 @@ impl State {
                 return Outcome::Refused(Refusal::ResourceMismatch);
             }
         }
-        let mut grant = family.grant.clone();
-        if let Some(scope) = scope {
-            let granted: Vec<&str> = grant.scope.split_whitespace().collect();
-            if scope.split_whitespace().any(|s| !granted.contains(&s)) {
-                return Outcome::Refused(Refusal::ScopeExceeded);
-            }
-            // The narrowed scope applies to this access token only; the family keeps its grant.
-            grant.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
-        }
+        let Some(grant) = narrowed(&family.grant, scope) else {
+            return Outcome::Refused(Refusal::ScopeExceeded);
+        };
         if self.refresh_tokens.contains_key(&next) {
             return Outcome::Refused(Refusal::DuplicateSecret);
         }
@@ -389,6 +421,20 @@ impl State {
             .retain(|(_, client), _| clients.contains_key(client));
         counts
     }
+}
+
+/// The grant with its scope narrowed to `scope` (RFC 6749 §6), or None if `scope` asks for more.
+/// The narrowed scope applies to one access token only; the family keeps its grant.
+fn narrowed(grant: &Grant, scope: Option<&str>) -> Option<Grant> {
+    let mut grant = grant.clone();
+    if let Some(scope) = scope {
+        let granted: Vec<&str> = grant.scope.split_whitespace().collect();
+        if scope.split_whitespace().any(|s| !granted.contains(&s)) {
+            return None;
+        }
+        grant.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+    Some(grant)
 }
 
 struct CodeAttempt<'a> {

@@ -1627,3 +1627,70 @@ fn command_kinds_are_distinct_names() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Retried proposals: the same attempt applied twice answers as the first time
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_retried_registration_user_session_or_code_is_done_not_refused() {
+    let mut state = State::default();
+    let c = client(CLIENT, T0);
+    for command in [
+        Command::RegisterClient { client: c.clone() },
+        Command::CreateUser {
+            user: user("alice"),
+        },
+        Command::CreateSession {
+            session: session([9u8; 32], T0 + 60),
+            replaces: None,
+        },
+        Command::IssueCode {
+            code: code(CODE, CLIENT, T0 + CODE_TTL),
+        },
+    ] {
+        assert_eq!(state.apply(&command), Outcome::Done, "{command:?}");
+        let after_first = state.clone();
+        assert_eq!(state.apply(&command), Outcome::Done, "retry of {command:?}");
+        assert_eq!(state, after_first, "a retry changes nothing");
+    }
+}
+
+#[test]
+fn a_retried_redemption_gets_the_same_grant_and_revokes_nothing() {
+    let mut state = with_code();
+    let first = state.apply(&redeem(CODE, CLIENT, T0 + 1, REFRESH_1));
+    let after_first = state.clone();
+    assert_eq!(state.apply(&redeem(CODE, CLIENT, T0 + 2, REFRESH_1)), first);
+    assert_eq!(state, after_first);
+    // A different attempt (another refresh digest) is a replay, and revokes.
+    let outcome = state.apply(&redeem(CODE, CLIENT, T0 + 3, REFRESH_2));
+    assert!(matches!(
+        outcome,
+        Outcome::Refused(Refusal::CodeReplayed {
+            revoked_family: Some(_)
+        })
+    ));
+}
+
+#[test]
+fn a_retried_rotation_gets_the_same_grant_and_revokes_nothing() {
+    let (mut state, family) = with_family();
+    let first = state.apply(&rotate(REFRESH_1, CLIENT, REFRESH_2, T0 + 10));
+    assert!(matches!(first, Outcome::Granted { family: f, .. } if f == family));
+    let after_first = state.clone();
+    assert_eq!(
+        state.apply(&rotate(REFRESH_1, CLIENT, REFRESH_2, T0 + 11)),
+        first
+    );
+    assert_eq!(state, after_first);
+    // Once the successor itself rotated, the old attempt is reuse again.
+    granted(&mut state, &rotate(REFRESH_2, CLIENT, REFRESH_3, T0 + 12));
+    let outcome = state.apply(&rotate(REFRESH_1, CLIENT, REFRESH_2, T0 + 13));
+    assert_eq!(
+        outcome,
+        Outcome::Refused(Refusal::RefreshReused {
+            revoked_family: family
+        })
+    );
+}
