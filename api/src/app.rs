@@ -1,9 +1,14 @@
 //! The shared state of the HTTP layer and the route table.
 
 use actix::Addr;
-use actix_web::dev::HttpServiceFactory;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{HttpServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
 use crate::actors::{ClientsActor, CodesActor, ConfigActor, SessionsActor};
@@ -23,6 +28,35 @@ pub struct AppState {
     pub codes: Addr<CodesActor>,
     pub sessions: Addr<SessionsActor>,
     pub config_actor: Addr<ConfigActor>,
+    /// Set once this node has seen the cluster's signing key, admin user and settings (its
+    /// start-up bootstrap succeeded). Until then it must not answer OAuth requests: without
+    /// the configured resources it would judge them differently.
+    pub bootstrapped: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn is_bootstrapped(&self) -> bool {
+        self.bootstrapped.load(Ordering::Acquire)
+    }
+}
+
+/// Middleware: until the node is bootstrapped, every route but the health checks answers 503.
+pub async fn bootstrap_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let open = req.path() == "/healthz"
+        || req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|app| app.is_bootstrapped());
+    if open {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let response = HttpResponse::ServiceUnavailable()
+        .insert_header(("Retry-After", "1"))
+        .content_type("text/plain")
+        .body("starting: waiting for the cluster\n");
+    Ok(req.into_response(response).map_into_right_body())
 }
 
 /// CORS for the endpoints browser-based MCP clients call from scripts (never /authorize or

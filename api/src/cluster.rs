@@ -1,9 +1,16 @@
-//! The node's handle on the replicated state: propose a command through Raft and wait for its
-//! Outcome, or read the local state machine.
+//! The node's handle on the replicated state: propose a command through Raft (forwarding it to
+//! the leader when this node is a follower) and read the local state machine, with a barrier
+//! against the leader when a read misses something another node may just have written.
 
-use mcpauth_raft::{Raft, StateView};
+use std::time::{Duration, Instant};
+
+use mcpauth_raft::{ClusterClient, ForwardError, ForwardRefusal, Raft, StateView};
 use mcpauth_state::{Command, Outcome, State};
-use openraft::error::{ClientWriteError, RaftError};
+
+/// How long a write may look for a leader before the caller is told the cluster is unavailable.
+const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a follower waits to apply what the leader already committed.
+const CATCH_UP_DEADLINE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProposeError {
@@ -19,41 +26,134 @@ pub enum ProposeError {
 pub struct Cluster {
     raft: Raft,
     view: StateView,
+    client: ClusterClient,
 }
 
 impl Cluster {
-    pub fn new(raft: Raft, view: StateView) -> Self {
-        Self { raft, view }
+    pub fn new(raft: Raft, view: StateView, client: ClusterClient) -> Self {
+        Self { raft, view, client }
     }
 
     pub fn raft(&self) -> &Raft {
         &self.raft
     }
 
-    /// Propose a command and wait until it is committed on a majority, flushed, and applied.
+    pub fn view(&self) -> &StateView {
+        &self.view
+    }
+
+    pub fn client(&self) -> &ClusterClient {
+        &self.client
+    }
+
+    /// Propose a command and wait until it is committed on a majority, flushed, and applied
+    /// (on the leader, and on this node too). A follower forwards it to the leader. When an
+    /// attempt's answer is lost, the same command is proposed again: apply() answers a retried
+    /// attempt as the first time, so a retry never doubles or revokes anything.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ProposeError> {
         let kind = command.kind();
-        match self.raft.client_write(command).await {
-            Ok(response) => Ok(response.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                tracing::warn!(kind, leader = ?forward.leader_id, "write reached a non-leader");
-                Err(ProposeError::Unavailable(match forward.leader_id {
-                    Some(id) => format!("node {id} leads; forwarding is not available"),
-                    None => "no leader elected".to_owned(),
-                }))
+        let deadline = Instant::now() + WRITE_DEADLINE;
+        let mut backoff = Duration::from_millis(20);
+        let mut last_problem = String::from("no leader elected");
+        loop {
+            match mcpauth_raft::write_locally(&self.raft, command.clone()).await {
+                Ok(done) => return Ok(done.outcome),
+                Err(ForwardRefusal::Fatal(e)) => {
+                    tracing::error!(kind, error = %e, "raft fatal error");
+                    return Err(ProposeError::Fatal(e));
+                }
+                Err(ForwardRefusal::NotLeader {
+                    leader_addr: Some(addr),
+                    leader_id,
+                }) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    match self
+                        .client
+                        .forward(&addr, &command, remaining.max(Duration::from_millis(100)))
+                        .await
+                    {
+                        Ok(done) => {
+                            self.catch_up(done.log_index).await;
+                            return Ok(done.outcome);
+                        }
+                        Err(ForwardError::Refused(ForwardRefusal::Fatal(e))) => {
+                            last_problem = format!("leader {leader_id:?}: {e}");
+                        }
+                        Err(e) => {
+                            tracing::debug!(kind, leader = ?leader_id, error = %e, "forwarding failed; retrying");
+                            last_problem = e.to_string();
+                        }
+                    }
+                }
+                Err(ForwardRefusal::NotLeader { .. }) => {}
             }
-            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
-                Err(ProposeError::Fatal(e.to_string()))
+            if Instant::now() + backoff >= deadline {
+                tracing::warn!(kind, problem = %last_problem, "write not committed: no reachable leader");
+                return Err(ProposeError::Unavailable(last_problem));
             }
-            Err(RaftError::Fatal(fatal)) => {
-                tracing::error!(kind, error = %fatal, "raft fatal error");
-                Err(ProposeError::Fatal(fatal.to_string()))
-            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
         }
+    }
+
+    /// Wait (bounded) until this node has applied `index`, so what a caller just wrote through
+    /// the leader is visible to its next read here.
+    async fn catch_up(&self, index: u64) {
+        let _ = tokio::time::timeout(CATCH_UP_DEADLINE, self.view.wait_applied(index)).await;
     }
 
     /// Read the local state machine (only what has been applied on this node).
     pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         self.view.read(f)
+    }
+
+    /// Make sure `present` holds, if the cluster says so: when it does not hold locally, ask
+    /// the leader how far the log is committed and wait until this node has applied that far.
+    /// A registration, session or token written through another node a moment ago is then
+    /// visible here. Errors only when the leader cannot be asked.
+    pub async fn sync_if_missing(
+        &self,
+        present: impl Fn(&State) -> bool,
+    ) -> Result<(), ProposeError> {
+        if self.read(&present) {
+            return Ok(());
+        }
+        let index = self.read_index().await?;
+        self.catch_up(index).await;
+        Ok(())
+    }
+
+    /// The leader's commit index for a linearizable read (the leader answers for itself).
+    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        match mcpauth_raft::read_index_locally(&self.raft).await {
+            Ok(index) => Ok(index),
+            Err(ForwardRefusal::NotLeader {
+                leader_addr: Some(addr),
+                ..
+            }) => self
+                .client
+                .read_index(&addr, Duration::from_secs(1))
+                .await
+                .map_err(|e| ProposeError::Unavailable(e.to_string())),
+            Err(ForwardRefusal::NotLeader { .. }) => {
+                Err(ProposeError::Unavailable("no leader elected".into()))
+            }
+            Err(ForwardRefusal::Fatal(e)) => Err(ProposeError::Fatal(e)),
+        }
+    }
+
+    /// Whether this node can serve current reads: a leader answers a read index, and this node
+    /// has applied up to it (allowing for entries still in flight under load).
+    pub async fn readiness(&self) -> Result<(u64, u64), ProposeError> {
+        const IN_FLIGHT: u64 = 256;
+        let index = self.read_index().await?;
+        let applied = *self.view.applied_index().borrow();
+        if applied + IN_FLIGHT >= index {
+            Ok((applied, index))
+        } else {
+            Err(ProposeError::Unavailable(format!(
+                "catching up: applied {applied} of {index}"
+            )))
+        }
     }
 }

@@ -14,6 +14,7 @@ pub mod app;
 pub mod clock;
 pub mod cluster;
 pub mod error;
+pub mod internal;
 pub mod pages;
 pub mod passwords;
 pub mod redirect_uri;

@@ -18,7 +18,41 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a node.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Inspect and resize a running cluster (through its internal admin API).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Show the leader, term, voters, learners, and how far each node has applied.
+    Status(ClusterArgs),
+    /// Add the node `--node N` of the config file: it joins as a learner, catches up (from a
+    /// snapshot if need be), then is promoted to voter. Start that node first.
+    AddNode {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// The id of the [[node]] entry to add.
+        #[arg(long)]
+        node: u64,
+    },
+    /// Remove node ID from the cluster. Refused when the voters left would not have a
+    /// reachable majority, unless --force.
+    RemoveNode {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        id: u64,
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The cluster's config file (node addresses and the cluster secret file).
+    #[arg(long)]
+    pub config: PathBuf,
 }
 
 /// Every flag overrides the same setting read from `--config`.
@@ -27,9 +61,19 @@ pub struct ServeArgs {
     /// TOML file with the settings below (see cluster.toml).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// This node's id: picks its [[node]] entry in the config file.
+    #[arg(long)]
+    pub node: Option<u64>,
     /// Address the HTTP server listens on [default: 127.0.0.1:8080].
     #[arg(long)]
     pub listen: Option<String>,
+    /// Internal address (Raft, forwarding, admin API) [default: the HTTP port + 1000].
+    #[arg(long)]
+    pub raft_listen: Option<String>,
+    /// File holding the cluster secret that authenticates internal traffic
+    /// [default: <data-dir>/cluster.secret, created if missing].
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
     /// Issuer identifier, the public base URL [default: http://<listen>].
     #[arg(long)]
     pub issuer: Option<String>,

@@ -1,7 +1,8 @@
 //! The `mcpauth` binary: `mcpauth serve` runs a node.
 
 mod cli;
-mod seal_key;
+mod cluster_cli;
+mod secret_files;
 mod serve;
 mod settings;
 
@@ -18,9 +19,10 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        cli::Command::Serve(args) => settings::Settings::load(args)
+        cli::Command::Serve(args) => settings::Settings::load(*args)
             .map_err(|e| e.to_string())
             .and_then(|s| serve::serve(s).map_err(|e| e.to_string())),
+        cli::Command::Cluster(command) => cluster_cli::run(command).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,24 +1,26 @@
-//! Starting a node: stores, the Raft runtime, the actors and the HTTP server.
+//! Starting a node: keys, stores, the Raft runtime, the internal and public HTTP servers, the
+//! actors, and the first start of a new cluster.
 //!
 //! Raft gets its own multi-threaded tokio runtime (DESIGN.md: `Raft::new` spawns onto the
 //! runtime current at the call, and must not live inside one HTTP worker). actix runs the
-//! actors and the HTTP workers on its own system; both sides share only cloneable handles.
+//! actors and both HTTP servers on its own system; the two sides share only cloneable handles.
+//! The internal server starts first: peers need it to elect a leader, before anything can be
+//! written.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
+use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
-use mcpauth_raft::{BasicNode, Raft};
+use mcpauth_raft::{BasicNode, NetworkFactory, Raft, StateView};
 
-use crate::seal_key;
+use crate::secret_files;
 use crate::settings::Settings;
-
-/// This is the only node of a one-node cluster (multi-node membership comes from cluster.toml).
-const NODE_ID: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -35,8 +37,10 @@ fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
 pub fn serve(settings: Settings) -> Result<(), ServeError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(setup("cannot create the data directory"))?;
-    let seal_key = seal_key::load_or_create(&settings.seal_key_file).map_err(setup("seal key"))?;
+    let seal_key = secret_files::seal_key(&settings.seal_key_file).map_err(setup("seal key"))?;
     let sealer = Sealer::new(&seal_key).map_err(setup("seal key"))?;
+    let secret = secret_files::cluster_secret(&settings.cluster_secret_file)
+        .map_err(setup("cluster secret"))?;
 
     let raft_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,19 +48,11 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(setup("raft runtime"))?;
-    let (raft, view) = raft_runtime.block_on(start_raft(&settings))?;
-    let cluster = Cluster::new(raft.clone(), view);
-
-    if settings.resources.is_empty() {
-        tracing::warn!("no --resource configured: tokens will be issued for any resource a client names; this is for trying mcpauth out, not for production");
-    }
-    let mut config = ServerConfig::new(settings.issuer.clone());
-    config.access_token_ttl = settings.access_token_ttl;
-    config.refresh_idle_ttl = settings.refresh_token_ttl;
-    config.scopes_supported = settings.scopes.clone();
+    let (raft, view, network) = raft_runtime.block_on(start_raft(&settings, &secret))?;
+    let cluster = Cluster::new(raft.clone(), view, network.cluster_client());
 
     let system = actix_web::rt::System::new();
-    let result = system.block_on(run_http(settings, config, cluster, sealer));
+    let result = system.block_on(run(settings, cluster, sealer, secret));
     raft_runtime.block_on(async {
         if let Err(e) = raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
@@ -65,7 +61,10 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
     result
 }
 
-async fn start_raft(settings: &Settings) -> Result<(Raft, mcpauth_raft::StateView), ServeError> {
+async fn start_raft(
+    settings: &Settings,
+    secret: &str,
+) -> Result<(Raft, StateView, NetworkFactory), ServeError> {
     let (log_store, state_machine) =
         mcpauth_raft::open_stores(&settings.data_dir).map_err(setup("opening the stores"))?;
     let view = state_machine.view();
@@ -73,31 +72,59 @@ async fn start_raft(settings: &Settings) -> Result<(Raft, mcpauth_raft::StateVie
         mcpauth_raft::raft_config(&mcpauth_raft::RaftTuning::default())
             .map_err(setup("raft config"))?,
     );
+    let source_ip = settings
+        .raft_listen
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.ip());
     let network =
-        mcpauth_raft::NetworkFactory::new(String::new()).map_err(setup("raft network"))?;
-    let raft = Raft::new(NODE_ID, config, network, log_store, state_machine)
-        .await
-        .map_err(setup("starting raft"))?;
-    if !raft.is_initialized().await.map_err(setup("raft"))? {
-        tracing::info!("initialising a new one-node cluster");
-        let members = BTreeMap::from([(NODE_ID, BasicNode::new(settings.listen.clone()))]);
-        raft.initialize(members)
-            .await
-            .map_err(setup("initialising the cluster"))?;
-    }
-    raft.wait(Some(Duration::from_secs(30)))
-        .metrics(|m| m.current_leader.is_some(), "a leader is elected")
-        .await
-        .map_err(setup("waiting for a leader"))?;
-    Ok((raft, view))
+        NetworkFactory::new(secret.to_owned(), source_ip).map_err(setup("raft network"))?;
+    let raft = Raft::new(
+        settings.node_id,
+        config,
+        network.clone(),
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(setup("starting raft"))?;
+    Ok((raft, view, network))
 }
 
-async fn run_http(
+fn server_config(settings: &Settings) -> ServerConfig {
+    let mut config = ServerConfig::new(settings.issuer.clone());
+    config.access_token_ttl = settings.access_token_ttl;
+    config.refresh_idle_ttl = settings.refresh_token_ttl;
+    config.scopes_supported = settings.scopes.clone();
+    config
+}
+
+async fn run(
     settings: Settings,
-    config: ServerConfig,
     cluster: Cluster,
     sealer: Sealer,
+    secret: String,
 ) -> Result<(), ServeError> {
+    let internal_state = web::Data::new(InternalState {
+        cluster: cluster.clone(),
+        secret,
+    });
+    let internal = HttpServer::new(move || {
+        App::new()
+            .app_data(internal_state.clone())
+            .configure(configure_internal)
+    })
+    .workers(1)
+    .bind(&settings.raft_listen)?
+    .run();
+    tracing::info!(node = settings.node_id, internal = %settings.raft_listen, advertised = %settings.raft_advertise, "internal server listening");
+
+    actix_web::rt::spawn(initialise_if_new(cluster.clone(), settings.clone()));
+
+    if settings.resources.is_empty() {
+        tracing::warn!("no --resource configured: tokens will be issued for any resource a client names; this is for trying mcpauth out, not for production");
+    }
+    let config = server_config(&settings);
     let config_actor = ConfigActor::new(
         cluster.clone(),
         sealer.clone(),
@@ -105,29 +132,13 @@ async fn run_http(
         config.unclaimed_client_ttl,
     )
     .start();
-    let report = config_actor
-        .send(Bootstrap {
-            admin_password: std::env::var("MCPAUTH_ADMIN_PASSWORD")
-                .ok()
-                .filter(|p| !p.is_empty()),
-            settings: mcpauth_state::Settings {
-                resources: settings.resources.clone(),
-                allowed_redirect_schemes: settings.allowed_redirect_schemes.clone(),
-            },
-        })
-        .await
-        .map_err(setup("bootstrap"))?
-        .map_err(setup("bootstrap"))?;
-    if report.admin_created {
-        match &report.generated_admin_password {
-            // Shown once, on stderr, and never logged.
-            Some(password) => eprintln!("\nmcpauth: created user 'admin' with password: {password}\n(set MCPAUTH_ADMIN_PASSWORD before the first start to choose it)\n"),
-            None => tracing::info!("created user 'admin' with the password from MCPAUTH_ADMIN_PASSWORD"),
-        }
-    }
-    if report.signing_key_created {
-        tracing::info!("created the cluster's signing key");
-    }
+    let bootstrapped = Arc::new(AtomicBool::new(false));
+    actix_web::rt::spawn(bootstrap(
+        config_actor.clone(),
+        settings.clone(),
+        bootstrapped.clone(),
+    ));
+
     let state = web::Data::new(AppState {
         signer: SignerCache::new(sealer),
         clients: ClientsActor::new(cluster.clone()).start(),
@@ -136,15 +147,117 @@ async fn run_http(
         config_actor,
         cluster,
         config,
+        bootstrapped,
     });
-    tracing::info!(listen = %settings.listen, issuer = %state.config.issuer, "serving");
-    HttpServer::new(move || {
+    tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %state.config.issuer, "serving");
+    let public = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(
+                mcpauth_api::app::bootstrap_gate,
+            ))
             .configure(mcpauth_api::configure)
     })
     .bind(&settings.listen)?
-    .run()
-    .await?;
+    .run();
+    let (internal_handle, public_handle) = (internal.handle(), public.handle());
+    // Both servers stop on SIGTERM/SIGINT; if one ends for another reason, stop the other.
+    match futures::future::select(Box::pin(internal), Box::pin(public)).await {
+        futures::future::Either::Left((result, _)) => {
+            public_handle.stop(true).await;
+            result?;
+        }
+        futures::future::Either::Right((result, _)) => {
+            internal_handle.stop(true).await;
+            result?;
+        }
+    }
     Ok(())
+}
+
+/// On the first start of a new cluster, initialise it with every configured node as a voter,
+/// unless a peer says the cluster already exists (then this node waits to be caught up or
+/// added). Several nodes initialising at once with the same members is safe in openraft.
+async fn initialise_if_new(cluster: Cluster, settings: Settings) {
+    match cluster.raft().is_initialized().await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "raft unavailable");
+            return;
+        }
+    }
+    for peer in settings.members.iter().filter(|m| m.id != settings.node_id) {
+        let answer = cluster
+            .client()
+            .json(
+                mcpauth_raft::reqwest::Method::GET,
+                &peer.raft,
+                "/cluster/status",
+                None,
+                Duration::from_secs(1),
+            )
+            .await;
+        if let Ok((200, status)) = answer {
+            if status.get("initialized").and_then(|v| v.as_bool()) == Some(true) {
+                tracing::info!(
+                    peer = peer.id,
+                    "the cluster exists: waiting to be caught up or added"
+                );
+                return;
+            }
+        }
+    }
+    if !settings.members.iter().any(|m| m.id == settings.node_id) {
+        return;
+    }
+    let members: BTreeMap<u64, BasicNode> = settings
+        .members
+        .iter()
+        .map(|m| (m.id, BasicNode::new(m.raft.clone())))
+        .collect();
+    tracing::info!(voters = ?members.keys().collect::<Vec<_>>(), "initialising a new cluster");
+    if let Err(e) = cluster.raft().initialize(members).await {
+        // Another node initialised it first, or this one already was: both are fine.
+        tracing::info!(error = %e, "initialisation not needed");
+    }
+}
+
+/// Make sure the cluster has its signing key, the admin user and these settings, retrying
+/// until a leader is available.
+async fn bootstrap(config_actor: Addr<ConfigActor>, settings: Settings, done: Arc<AtomicBool>) {
+    let admin_password = std::env::var("MCPAUTH_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    loop {
+        let message = Bootstrap {
+            admin_password: admin_password.clone(),
+            settings: mcpauth_state::Settings {
+                resources: settings.resources.clone(),
+                allowed_redirect_schemes: settings.allowed_redirect_schemes.clone(),
+            },
+        };
+        match config_actor.send(message).await {
+            Ok(Ok(report)) => {
+                if report.admin_created {
+                    match &report.generated_admin_password {
+                        // Shown once, on stderr, and never logged.
+                        Some(password) => eprintln!("\nmcpauth: created user 'admin' with password: {password}\n(set MCPAUTH_ADMIN_PASSWORD before the first start to choose it)\n"),
+                        None => tracing::info!("created user 'admin' with the password from MCPAUTH_ADMIN_PASSWORD"),
+                    }
+                }
+                if report.signing_key_created {
+                    tracing::info!("created the cluster's signing key");
+                }
+                done.store(true, Ordering::Release);
+                return;
+            }
+            Ok(Err(e)) => tracing::info!(error = %e, "bootstrap waits for the cluster"),
+            Err(e) => {
+                tracing::error!(error = %e, "config actor gone");
+                return;
+            }
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    }
 }

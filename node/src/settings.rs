@@ -1,5 +1,10 @@
 //! The node's settings: the config file, overridden by flags, with defaults.
+//!
+//! A config file with `[[node]]` tables describes a whole cluster; `--node N` picks this
+//! node's entry. Relative paths in the file are relative to the file's directory, so every
+//! node can be started from anywhere with the same file.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -22,11 +27,26 @@ pub enum SettingsError {
     Invalid(String),
 }
 
+/// One `[[node]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    pub id: u64,
+    /// Public HTTP address (OAuth routes) this node listens on.
+    pub http: String,
+    /// Internal address peers reach this node at (Raft, forwarding, admin API).
+    pub raft: String,
+    /// Address the internal server binds, when it differs from `raft` (NAT, proxies).
+    pub raft_listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
 /// The config file's form; every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     pub listen: Option<String>,
+    pub raft_listen: Option<String>,
     pub issuer: Option<String>,
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
@@ -36,12 +56,20 @@ pub struct FileSettings {
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
     pub seal_key_file: Option<PathBuf>,
+    pub cluster_secret_file: Option<PathBuf>,
     pub scopes: Option<Vec<String>>,
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<NodeEntry>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub node_id: u64,
     pub listen: String,
+    /// Internal address peers use for this node.
+    pub raft_advertise: String,
+    /// Internal address to bind.
+    pub raft_listen: String,
     pub issuer: String,
     pub data_dir: PathBuf,
     pub resources: Vec<String>,
@@ -49,31 +77,74 @@ pub struct Settings {
     pub access_token_ttl: u64,
     pub refresh_token_ttl: u64,
     pub seal_key_file: PathBuf,
+    pub cluster_secret_file: PathBuf,
     pub scopes: Vec<String>,
+    /// Every node of the cluster file (this one included): the initial members of a new cluster.
+    pub members: Vec<NodeEntry>,
 }
 
 impl Settings {
     pub fn load(args: ServeArgs) -> Result<Self, SettingsError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileSettings::default(),
+        let (file, base) = match &args.config {
+            Some(path) => (
+                read_file(path)?,
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
+            None => (FileSettings::default(), PathBuf::new()),
         };
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let entry =
+            match (args.node, file.nodes.is_empty()) {
+                (Some(id), _) => Some(file.nodes.iter().find(|n| n.id == id).cloned().ok_or_else(
+                    || {
+                        SettingsError::Invalid(format!(
+                            "--node {id}: no [[node]] with id = {id} in the config file"
+                        ))
+                    },
+                )?),
+                (None, false) if file.nodes.len() == 1 => file.nodes.first().cloned(),
+                (None, false) => return Err(SettingsError::Invalid(
+                    "the config file describes several nodes: say which one this is with --node N"
+                        .into(),
+                )),
+                (None, true) => None,
+            };
         let listen = args
             .listen
+            .or(entry.as_ref().map(|e| e.http.clone()))
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let raft_advertise = args
+            .raft_listen
+            .clone()
+            .or(entry.as_ref().map(|e| e.raft.clone()))
+            .or(file.raft_listen.clone())
+            .map(Ok)
+            .unwrap_or_else(|| default_raft_address(&listen))?;
+        let raft_listen = args
+            .raft_listen
+            .or(entry.as_ref().and_then(|e| e.raft_listen.clone()))
+            .unwrap_or_else(|| raft_advertise.clone());
         let issuer = args
             .issuer
             .or(file.issuer)
             .unwrap_or_else(|| format!("http://{listen}"));
         let data_dir = args
             .data_dir
-            .or(file.data_dir)
+            .or(entry
+                .as_ref()
+                .and_then(|e| e.data_dir.clone())
+                .map(&resolve))
+            .or(file.data_dir.map(&resolve))
             .unwrap_or_else(|| PathBuf::from("./data"));
         let seal_key_file = args
             .seal_key_file
-            .or(file.seal_key_file)
+            .or(file.seal_key_file.map(&resolve))
             .unwrap_or_else(|| data_dir.join("seal.key"));
+        let cluster_secret_file = args
+            .cluster_secret_file
+            .or(file.cluster_secret_file.map(&resolve))
+            .unwrap_or_else(|| data_dir.join("cluster.secret"));
         let resources = if args.resources.is_empty() {
             file.resources
         } else {
@@ -84,8 +155,23 @@ impl Settings {
         } else {
             args.allowed_redirect_schemes
         };
+        let node_id = entry.as_ref().map_or(1, |e| e.id);
+        let members = if file.nodes.is_empty() {
+            vec![NodeEntry {
+                id: node_id,
+                http: listen.clone(),
+                raft: raft_advertise.clone(),
+                raft_listen: Some(raft_listen.clone()),
+                data_dir: Some(data_dir.clone()),
+            }]
+        } else {
+            file.nodes
+        };
         let settings = Self {
+            node_id,
             listen,
+            raft_advertise,
+            raft_listen,
             issuer,
             data_dir,
             resources,
@@ -99,9 +185,11 @@ impl Settings {
                 .or(file.refresh_token_ttl)
                 .unwrap_or(30 * 24 * 3600),
             seal_key_file,
+            cluster_secret_file,
             scopes: file
                 .scopes
                 .unwrap_or_else(mcpauth_api::server_config::default_scopes),
+            members,
         };
         settings.validate()?;
         Ok(settings)
@@ -110,9 +198,10 @@ impl Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         let issuer = url::Url::parse(&self.issuer)
             .map_err(|e| SettingsError::Invalid(format!("issuer {:?}: {e}", self.issuer)))?;
-        if issuer.scheme() != "https"
-            && !matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-        {
+        let loopback = matches!(issuer.host(), Some(url::Host::Domain("localhost")))
+            || matches!(issuer.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+            || matches!(issuer.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
             return Err(SettingsError::Invalid(format!(
                 "issuer {:?} must use https (http is allowed on loopback only)",
                 self.issuer
@@ -137,11 +226,35 @@ impl Settings {
                 "token lifetimes must be positive".into(),
             ));
         }
+        let mut ids: Vec<u64> = self.members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != self.members.len() {
+            return Err(SettingsError::Invalid(
+                "two [[node]] entries have the same id".into(),
+            ));
+        }
+        for addr in [&self.listen, &self.raft_listen] {
+            addr.parse::<SocketAddr>().map_err(|e| {
+                SettingsError::Invalid(format!("address {addr:?}: {e} (use host:port with an IP)"))
+            })?;
+        }
         Ok(())
     }
 }
 
-fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
+/// Without a configured internal address: the HTTP host, on the HTTP port + 1000.
+fn default_raft_address(listen: &str) -> Result<String, SettingsError> {
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|e| SettingsError::Invalid(format!("listen address {listen:?}: {e}")))?;
+    let port = addr.port().checked_add(1000).ok_or_else(|| {
+        SettingsError::Invalid("no default internal port: set --raft-listen".into())
+    })?;
+    Ok(SocketAddr::new(addr.ip(), port).to_string())
+}
+
+pub fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
         path: path.to_owned(),
         source,

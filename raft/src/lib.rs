@@ -23,7 +23,7 @@
 //! let (log_store, state_machine) = mcpauth_raft::open_stores(std::path::Path::new("/var/lib/mcpauth"))?;
 //! let view = state_machine.view();
 //! let config = Arc::new(mcpauth_raft::raft_config(&mcpauth_raft::RaftTuning::default())?);
-//! let network = mcpauth_raft::NetworkFactory::new("cluster secret".into())?;
+//! let network = mcpauth_raft::NetworkFactory::new("cluster secret".into(), None)?;
 //! let raft = mcpauth_raft::Raft::new(1, config, network, log_store, state_machine).await?;
 //! // Once, on one node of a new cluster:
 //! let members = BTreeMap::from([(1, mcpauth_raft::BasicNode::new("10.0.0.1:7001"))]);
@@ -39,6 +39,7 @@
 mod blocking;
 mod config;
 mod flusher;
+mod forward;
 mod log_reader;
 mod log_store;
 mod network;
@@ -50,6 +51,10 @@ mod store;
 mod type_config;
 
 pub use config::{raft_config, RaftTuning, MAX_PAYLOAD_ENTRIES, SNAPSHOT_CHUNK_BYTES};
+pub use forward::{
+    handle_forward, handle_read_index, read_index_locally, write_locally, ClusterClient,
+    ForwardError, ForwardRefusal, ForwardReply, Forwarded, FORWARD_PATH, READ_INDEX_PATH,
+};
 pub use log_reader::LogReader;
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, NetworkSetupError, PeerClient, PeerError};
@@ -64,3 +69,5 @@ pub use type_config::*;
 
 /// openraft itself, for the rare type not aliased in this crate.
 pub use openraft;
+/// reqwest, for callers building requests for [`ClusterClient::json`].
+pub use reqwest;

@@ -110,10 +110,17 @@ pub struct NetworkFactory {
 impl NetworkFactory {
     /// A network that authenticates with `cluster_secret`, the same secret every node checks
     /// with [`crate::secret_matches`].
-    pub fn new(cluster_secret: String) -> Result<Self, NetworkSetupError> {
+    ///
+    /// `local_address` binds outgoing connections to this node's internal address, so peers
+    /// (and a firewall between them) see traffic come from the interface the node serves on.
+    pub fn new(
+        cluster_secret: String,
+        local_address: Option<std::net::IpAddr>,
+    ) -> Result<Self, NetworkSetupError> {
         let http = reqwest::Client::builder()
             // Cluster traffic goes straight to the peer, never through an HTTP(S)_PROXY.
             .no_proxy()
+            .local_address(local_address.filter(|ip| !ip.is_unspecified()))
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -122,6 +129,14 @@ impl NetworkFactory {
             http,
             secret: cluster_secret.into(),
         })
+    }
+}
+
+impl NetworkFactory {
+    /// A client for the other internal calls (write forwarding, read index, admin), sharing
+    /// this network's connection pool, secret and source address.
+    pub fn cluster_client(&self) -> crate::ClusterClient {
+        crate::ClusterClient::new(self.http.clone(), self.secret.clone())
     }
 }
 

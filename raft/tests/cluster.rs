@@ -61,7 +61,7 @@ fn start_node(id: u64, dir: &Path, secret: &str, raft_rt: &Runtime, http_rt: &Ru
     let (log_store, state_machine) = open_stores(dir).expect("stores");
     let view = state_machine.view();
     let config = Arc::new(raft_config(&tuning()).expect("config"));
-    let network = NetworkFactory::new(secret.to_owned()).expect("network");
+    let network = NetworkFactory::new(secret.to_owned(), None).expect("network");
     let raft = raft_rt
         .block_on(Raft::new(id, config, network, log_store, state_machine))
         .expect("raft");

@@ -14,6 +14,29 @@ use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+pub mod cluster;
+pub mod fault_proxy;
+pub mod workload;
+
+/// Where a test sends its requests: a base URL, and the issuer the answers carry. A [`Node`] is
+/// both; a node of a cluster has its own base URL and the cluster's issuer.
+pub trait Target {
+    /// `path` (starting with `/`) on this target.
+    fn url(&self, path: &str) -> String;
+    /// The issuer identifier this target's tokens and responses carry.
+    fn issuer(&self) -> &str;
+}
+
+impl Target for Node {
+    fn url(&self, path: &str) -> String {
+        Node::url(self, path)
+    }
+
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
 pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub const RESOURCE: &str = "http://127.0.0.1:9/mcp";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:7777/callback";
@@ -66,6 +89,8 @@ impl Node {
             issuer.clone(),
             "--data-dir".into(),
             data.path().join("node").display().to_string(),
+            "--raft-listen".into(),
+            format!("127.0.0.1:{}", free_port()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::launch(port, data, args).await
@@ -172,7 +197,7 @@ pub fn http() -> reqwest::Client {
 }
 
 /// Register a client; returns the 201 body.
-pub async fn register(node: &Node, metadata: Value) -> Value {
+pub async fn register(node: &impl Target, metadata: Value) -> Value {
     let response = http()
         .post(node.url("/register"))
         .json(&metadata)
@@ -184,7 +209,7 @@ pub async fn register(node: &Node, metadata: Value) -> Value {
 }
 
 /// A public client as MCP clients register it.
-pub async fn register_public(node: &Node) -> Value {
+pub async fn register_public(node: &impl Target) -> Value {
     register(
         node,
         json!({
@@ -231,7 +256,7 @@ impl Browser {
     /// Sign in on a login page reached from `/authorize` and answer the redirect back.
     pub async fn login(
         &self,
-        node: &Node,
+        node: &impl Target,
         login_page_url: &str,
         username: &str,
         password: &str,
@@ -247,7 +272,7 @@ impl Browser {
     }
 
     /// Run /authorize through login and consent ("allow"); answers the final redirect Location.
-    pub async fn authorize(&self, node: &Node, query: &[(&str, &str)]) -> String {
+    pub async fn authorize(&self, node: &impl Target, query: &[(&str, &str)]) -> String {
         let url = authorize_url(node, query);
         let mut response = self.get(&url).await;
         for _ in 0..6 {
@@ -286,7 +311,7 @@ pub fn location(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
-pub fn authorize_url(node: &Node, query: &[(&str, &str)]) -> String {
+pub fn authorize_url(node: &impl Target, query: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&node.url("/authorize")).expect("url");
     url.query_pairs_mut().extend_pairs(query);
     url.to_string()
@@ -348,7 +373,12 @@ fn unescape(s: &str) -> String {
 }
 
 /// Exchange a code at /token as a public client.
-pub async fn redeem(node: &Node, client_id: &str, code: &str, verifier: &str) -> reqwest::Response {
+pub async fn redeem(
+    node: &impl Target,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
     http()
         .post(node.url("/token"))
         .form(&[
@@ -363,7 +393,11 @@ pub async fn redeem(node: &Node, client_id: &str, code: &str, verifier: &str) ->
         .expect("token")
 }
 
-pub async fn refresh(node: &Node, client_id: &str, refresh_token: &str) -> reqwest::Response {
+pub async fn refresh(
+    node: &impl Target,
+    client_id: &str,
+    refresh_token: &str,
+) -> reqwest::Response {
     http()
         .post(node.url("/token"))
         .form(&[
@@ -377,7 +411,7 @@ pub async fn refresh(node: &Node, client_id: &str, refresh_token: &str) -> reqwe
 }
 
 /// A full login for a new public client: (client_id, token response body).
-pub async fn login_and_redeem(node: &Node) -> (String, Value) {
+pub async fn login_and_redeem(node: &impl Target) -> (String, Value) {
     let client = register_public(node).await;
     let client_id = client["client_id"].as_str().expect("client_id").to_owned();
     let (verifier, challenge) = pkce();
@@ -404,7 +438,7 @@ pub async fn login_and_redeem(node: &Node) -> (String, Value) {
 
 /// Verify an access token with the node's JWKS, as a resource server would.
 pub async fn verify_access_token(
-    node: &Node,
+    node: &impl Target,
     token: &str,
     audience: &str,
 ) -> Result<Value, String> {
@@ -422,7 +456,7 @@ pub async fn verify_access_token(
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[audience]);
-    validation.set_issuer(&[node.issuer.as_str()]);
+    validation.set_issuer(&[node.issuer()]);
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .map(|d| d.claims)
         .map_err(|e| e.to_string())

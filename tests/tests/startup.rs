@@ -27,6 +27,8 @@ async fn a_config_file_is_read_and_flags_override_it() {
         config.to_str().unwrap(),
         "--listen",
         &format!("127.0.0.1:{port}"),
+        "--raft-listen",
+        &format!("127.0.0.1:{}", free_port()),
     ];
     let node = Node::launch(port, dir, args.iter().map(|s| s.to_string()).collect()).await;
     // The issuer came from the file, the listen address from the flag (the file's is unusable).
@@ -90,6 +92,8 @@ async fn the_documented_cluster_toml_is_valid() {
             &format!("127.0.0.1:{port}"),
             "--issuer",
             &format!("http://127.0.0.1:{port}"),
+            "--raft-listen",
+            &format!("127.0.0.1:{}", free_port()),
         ])
         .arg("--data-dir")
         .arg(data.path())
@@ -162,6 +166,7 @@ async fn without_a_password_the_admin_gets_a_random_one_printed_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let log = dir.path().join("stderr.log");
+    let raft_port = free_port();
     let start = || {
         Command::new(binary())
             .args([
@@ -170,6 +175,8 @@ async fn without_a_password_the_admin_gets_a_random_one_printed_once() {
                 &format!("127.0.0.1:{port}"),
                 "--resource",
                 RESOURCE,
+                "--raft-listen",
+                &format!("127.0.0.1:{raft_port}"),
             ])
             .arg("--data-dir")
             .arg(dir.path().join("data"))

@@ -293,6 +293,21 @@ fn parse_params(query: &str) -> Result<AuthorizeParams, PageError> {
     })
 }
 
+/// A client registered through another node a moment ago must be known here too.
+async fn sync_client(
+    app: &AppState,
+    params: &AuthorizeParams,
+) -> Result<(), crate::cluster::ProposeError> {
+    match params.client_id.as_deref() {
+        Some(id) => {
+            app.cluster
+                .sync_if_missing(|s| s.client(id).is_some())
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
 /// GET /authorize
 pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let issuer = app.config.issuer.as_str();
@@ -300,6 +315,9 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
         Ok(p) => p,
         Err(page) => return actix_web::ResponseError::error_response(&page),
     };
+    if let Err(e) = sync_client(&app, &params).await {
+        return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()));
+    }
     let valid = match app
         .cluster
         .read(|s| validate(&params, s, &app.config.scopes_supported))
@@ -308,7 +326,12 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
         Err(failure) => return failure_response(failure, StatusCode::FOUND, issuer),
     };
     let wants = |p: &str| valid.prompt.iter().any(|x| x == p);
-    let session = cookies::current_session(&req, &app).filter(|_| !wants("login"));
+    let session = match cookies::current_session(&req, &app).await {
+        Ok(session) => session.filter(|_| !wants("login")),
+        Err(e) => {
+            return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
+        }
+    };
     let Some(session) = session else {
         if wants("none") {
             return failure_response(
@@ -472,6 +495,9 @@ pub async fn consent(req: HttpRequest, app: web::Data<AppState>, body: web::Byte
             "This form is no longer valid (the security token did not match). Start the sign-in again from your application.",
         ));
     }
+    if let Err(e) = sync_client(&app, &form.params).await {
+        return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()));
+    }
     let valid = match app
         .cluster
         .read(|s| validate(&form.params, s, &app.config.scopes_supported))
@@ -479,7 +505,13 @@ pub async fn consent(req: HttpRequest, app: web::Data<AppState>, body: web::Byte
         Ok(v) => v,
         Err(failure) => return failure_response(failure, StatusCode::SEE_OTHER, issuer),
     };
-    let Some(session) = cookies::current_session(&req, &app) else {
+    let session = match cookies::current_session(&req, &app).await {
+        Ok(session) => session,
+        Err(e) => {
+            return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
+        }
+    };
+    let Some(session) = session else {
         return actix_web::ResponseError::error_response(&PageError::bad_request(
             "Session expired",
             "You are no longer signed in. Start the sign-in again from your application.",

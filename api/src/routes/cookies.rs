@@ -5,18 +5,30 @@ use actix_web::HttpRequest;
 use mcpauth_state::{Digest, Session};
 
 use crate::app::AppState;
+use crate::cluster::ProposeError;
 use crate::{clock, secrets};
 
 pub const SESSION_COOKIE: &str = "mcpauth_session";
 pub const CSRF_COOKIE: &str = "mcpauth_csrf";
 
-/// The live session the browser presents, if any.
-pub fn current_session(req: &HttpRequest, app: &AppState) -> Option<Session> {
-    let digest = session_digest(req)?;
-    let now = clock::now();
+/// The live session the browser presents, if any. A session just created through another
+/// node is waited for, so a login followed by a request to another node behind the load
+/// balancer does not ask the person to sign in again.
+pub async fn current_session(
+    req: &HttpRequest,
+    app: &AppState,
+) -> Result<Option<Session>, ProposeError> {
+    let Some(digest) = session_digest(req) else {
+        return Ok(None);
+    };
     app.cluster
+        .sync_if_missing(|s| s.session(&digest).is_some())
+        .await?;
+    let now = clock::now();
+    Ok(app
+        .cluster
         .read(|s| s.session(&digest).cloned())
-        .filter(|s| s.expires_at > now)
+        .filter(|s| s.expires_at > now))
 }
 
 pub fn session_digest(req: &HttpRequest) -> Option<Digest> {

@@ -9,28 +9,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// The node knows a leader and has applied everything in its log, so its reads are current.
+/// Ready when a leader answers for the commit index (so this node is on the majority side)
+/// and this node has applied up to it: its reads are current and its writes can commit.
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
-    let (leader, applied, last_log) = {
-        let metrics = app.cluster.raft().metrics();
-        let m = metrics.borrow();
-        (
-            m.current_leader,
-            m.last_applied.map(|l| l.index).unwrap_or(0),
-            m.last_log_index.unwrap_or(0),
-        )
-    };
-    match leader {
-        Some(leader) if applied >= last_log => HttpResponse::Ok()
+    let leader = app.cluster.raft().metrics().borrow().current_leader;
+    match app.cluster.readiness().await {
+        Ok((applied, committed)) => HttpResponse::Ok().content_type("text/plain").body(format!(
+            "ready: leader {}, applied {applied}, committed {committed}\n",
+            leader.map_or("?".to_owned(), |l| l.to_string())
+        )),
+        Err(e) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
-            .body(format!("ready: leader {leader}, applied {applied}\n")),
-        Some(leader) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body(format!(
-                "catching up: leader {leader}, applied {applied} of {last_log}\n"
-            )),
-        None => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("no leader known\n"),
+            .body(format!("not ready: {e}\n")),
     }
 }

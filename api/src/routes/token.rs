@@ -101,7 +101,11 @@ fn form_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn authenticate(app: &AppState, presented: &Presented) -> Result<Client, OAuthError> {
+async fn authenticate(app: &AppState, presented: &Presented) -> Result<Client, OAuthError> {
+    app.cluster
+        .sync_if_missing(|s| s.client(&presented.client_id).is_some())
+        .await
+        .map_err(|e| OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string()))?;
     let fail = |description: &str| {
         let mut e = OAuthError::invalid_client(description);
         e.basic_challenge = presented.via_basic;
@@ -147,7 +151,7 @@ pub async fn token(
         ));
     }
     let presented = presented_credentials(&req, &form)?;
-    let client = authenticate(&app, &presented)?;
+    let client = authenticate(&app, &presented).await?;
     if !client.metadata.grant_types.contains(&grant_type) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

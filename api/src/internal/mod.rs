@@ -1,0 +1,62 @@
+//! The internal server: Raft RPCs, write forwarding, read index and the admin API, on the
+//! node's internal (Raft) address. Every request must carry the cluster secret; one that does
+//! not is refused with 401 and logged. Never expose this address publicly.
+
+mod admin;
+mod raft_routes;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use mcpauth_raft::{secret_matches, CLUSTER_SECRET_HEADER, MAX_RPC_BODY_BYTES};
+
+use crate::cluster::Cluster;
+
+pub use admin::{cluster_status, ClusterStatus};
+
+/// What the internal routes need.
+pub struct InternalState {
+    pub cluster: Cluster,
+    pub secret: String,
+}
+
+/// Refuse (401) a request without the cluster secret, and log who tried.
+fn refuse_without_secret(req: &HttpRequest, state: &InternalState) -> Option<HttpResponse> {
+    let presented = req
+        .headers()
+        .get(CLUSTER_SECRET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if secret_matches(&state.secret, presented) {
+        return None;
+    }
+    tracing::warn!(
+        peer = ?req.peer_addr(),
+        path = req.path(),
+        secret_present = !presented.is_empty(),
+        "internal request refused: wrong or missing cluster secret"
+    );
+    Some(
+        HttpResponse::Unauthorized()
+            .content_type("text/plain")
+            .body("cluster secret required\n"),
+    )
+}
+
+pub fn configure_internal(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_RPC_BODY_BYTES))
+        .app_data(web::JsonConfig::default().limit(64 * 1024))
+        .route("/raft/append", web::post().to(raft_routes::append))
+        .route("/raft/vote", web::post().to(raft_routes::vote))
+        .route("/raft/snapshot", web::post().to(raft_routes::snapshot))
+        .route(
+            mcpauth_raft::FORWARD_PATH,
+            web::post().to(raft_routes::forward),
+        )
+        .route(
+            mcpauth_raft::READ_INDEX_PATH,
+            web::get().to(raft_routes::read_index),
+        )
+        .route("/cluster/status", web::get().to(admin::status))
+        .route("/cluster/add-learner", web::post().to(admin::add_learner))
+        .route("/cluster/promote", web::post().to(admin::promote))
+        .route("/cluster/remove", web::post().to(admin::remove));
+}

@@ -1,0 +1,78 @@
+//! Raft RPCs, forwarded writes and read index, as bincode over HTTP.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use mcpauth_raft::RpcKind;
+
+use super::{refuse_without_secret, InternalState};
+
+fn octets(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(body)
+}
+
+async fn rpc(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+    kind: RpcKind,
+) -> HttpResponse {
+    if let Some(refused) = refuse_without_secret(&req, &state) {
+        return refused;
+    }
+    match mcpauth_raft::handle_rpc(state.cluster.raft(), kind, &body).await {
+        Ok(bytes) => octets(bytes),
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed Raft RPC");
+            HttpResponse::BadRequest().body(e.to_string())
+        }
+    }
+}
+
+pub async fn append(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    rpc(req, state, body, RpcKind::AppendEntries).await
+}
+
+pub async fn vote(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    rpc(req, state, body, RpcKind::Vote).await
+}
+
+pub async fn snapshot(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    rpc(req, state, body, RpcKind::InstallSnapshot).await
+}
+
+pub async fn forward(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refused) = refuse_without_secret(&req, &state) {
+        return refused;
+    }
+    match mcpauth_raft::handle_forward(state.cluster.raft(), &body).await {
+        Ok(bytes) => octets(bytes),
+        Err(e) => HttpResponse::BadRequest().body(format!("malformed forwarded command: {e}")),
+    }
+}
+
+pub async fn read_index(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
+    if let Some(refused) = refuse_without_secret(&req, &state) {
+        return refused;
+    }
+    match mcpauth_raft::handle_read_index(state.cluster.raft()).await {
+        Ok(bytes) => octets(bytes),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
