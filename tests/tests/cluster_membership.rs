@@ -1,0 +1,249 @@
+//! Resizing a live cluster with the CLI while people sign in: add a fourth node (learner, catch
+//! up, voter), remove one, read `cluster status`, and refuse a removal that would lose quorum.
+
+use std::time::{Duration, Instant};
+
+use mcpauth_tests::cluster::{serial, TestCluster};
+use mcpauth_tests::workload::{assert_stream_clean, verify, Workload, WorkloadOptions};
+use serde_json::{json, Value};
+
+const PROGRESS: Duration = Duration::from_secs(60);
+
+fn ids(value: &Value) -> Vec<u64> {
+    let mut ids: Vec<u64> = value
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// Wait (at most 15 s) until node `via` reports exactly `voters`.
+async fn wait_voters(cluster: &TestCluster, via: u64, voters: &[u64]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = cluster.status_of(via).await;
+        if ids(&status["voters"]) == voters {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {via} reports voters {} learners {}, expected {voters:?}\n{}",
+            status["voters"],
+            status["learners"],
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Take `id` out of the load balancer's pool and let the sign-ins running there finish.
+async fn drain(cluster: &TestCluster, id: u64) {
+    cluster.take_out_of_pool(id);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_are_added_and_removed_under_load_with_the_cli() {
+    let _serial = serial().await;
+    let t0 = Instant::now();
+    let mut cluster = TestCluster::start(3).await;
+    let config = cluster.config.display().to_string();
+    let workload = Workload::start(
+        cluster.pool(),
+        WorkloadOptions {
+            workers: 3,
+            keep_codes: false,
+            ..Default::default()
+        },
+    );
+    assert!(
+        workload.wait_logins(4, PROGRESS).await,
+        "the stream did not get going: {}\n{}",
+        workload.stats.summary(),
+        cluster.logs()
+    );
+
+    // A fourth node, declared in the file and started, waits to be added.
+    cluster.add_node_config(4);
+    cluster.start_node(4);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        cluster.running().contains(&4),
+        "node 4 exited while waiting to be added\n{}",
+        cluster.logs()
+    );
+    let waiting = cluster.status(4).await;
+    let waiting_ready = reqwest::get(format!("{}/readyz", cluster.node_url(4)))
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    let before = cluster.status_of(1).await;
+    assert_eq!(
+        ids(&before["voters"]),
+        vec![1, 2, 3],
+        "a node listed in the file but not added must not be a member"
+    );
+
+    let added_at = Instant::now();
+    let (code, out, err) = cluster
+        .cli(&["cluster", "add-node", "--config", &config, "--node", "4"])
+        .await;
+    let add_took = added_at.elapsed();
+    assert_eq!(
+        code,
+        0,
+        "cluster add-node 4 failed:\nstdout: {out}\nstderr: {err}\n{}",
+        cluster.logs()
+    );
+    let add_output = format!("{out}{err}");
+    assert!(
+        add_output.contains('4') && add_output.lines().count() >= 2,
+        "add-node printed no progress: {add_output}"
+    );
+    cluster.wait_ready(4).await;
+    let status = wait_voters(&cluster, 1, &[1, 2, 3, 4]).await;
+    assert!(ids(&status["learners"]).is_empty(), "{status}");
+    assert!(
+        workload.wait_logins(2, PROGRESS).await,
+        "stalled after add-node: {}",
+        workload.stats.summary()
+    );
+    cluster.wait_converged_among(&[1, 2, 3, 4]).await;
+
+    // Remove node 2 (out of the pool first, as an operator would).
+    drain(&cluster, 2).await;
+    let (code, out, err) = cluster
+        .cli(&["cluster", "remove-node", "2", "--config", &config])
+        .await;
+    assert_eq!(
+        code,
+        0,
+        "cluster remove-node 2 failed:\nstdout: {out}\nstderr: {err}\n{}",
+        cluster.logs()
+    );
+    let remove_output = format!("{out}{err}");
+    let status = wait_voters(&cluster, 1, &[1, 3, 4]).await;
+    assert!(
+        !status["nodes"]
+            .as_object()
+            .is_some_and(|n| n.contains_key("2")),
+        "node 2 is still in the membership's nodes: {status}"
+    );
+    let removed_status = cluster.status(2).await;
+    cluster.kill(2);
+    assert!(
+        workload.wait_logins(2, PROGRESS).await,
+        "stalled after remove-node: {}",
+        workload.stats.summary()
+    );
+
+    // `cluster status` shows the membership and the leader.
+    let leader = cluster.leader().await;
+    let (code, out, err) = cluster
+        .cli(&["cluster", "status", "--config", &config])
+        .await;
+    assert_eq!(
+        code, 0,
+        "cluster status failed:\nstdout: {out}\nstderr: {err}"
+    );
+    for id in ["1", "3", "4"] {
+        assert!(
+            out.contains(id),
+            "cluster status does not show node {id}:\n{out}"
+        );
+    }
+    assert!(
+        out.to_lowercase().contains("leader"),
+        "cluster status does not show the leader:\n{out}"
+    );
+    let status_output = out;
+
+    // With one of the three voters down, removing a live one would leave a two-node membership
+    // with one node up: refused without --force, by the CLI and by the API.
+    let (victim, survivor) = {
+        let mut others = [1u64, 3, 4].into_iter().filter(|&i| i != leader);
+        (others.next().unwrap(), others.next().unwrap())
+    };
+    drain(&cluster, victim).await;
+    cluster.kill(victim);
+    let (code, out, err) = cluster
+        .cli(&[
+            "cluster",
+            "remove-node",
+            &survivor.to_string(),
+            "--config",
+            &config,
+        ])
+        .await;
+    assert_ne!(
+        code, 0,
+        "removing live node {survivor} with {victim} down was accepted:\n{out}{err}"
+    );
+    let refused_output = format!("{out}{err}");
+    let (status_code, body) = cluster
+        .admin_post(
+            leader,
+            "/cluster/remove",
+            json!({"id": survivor, "force": false}),
+        )
+        .await;
+    assert_eq!(status_code, 409, "API removal of {survivor}: {body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "409 without an error message: {body}"
+    );
+    wait_voters(&cluster, leader, &[1, 3, 4]).await;
+
+    // Removing the dead node keeps a quorum of live ones: allowed.
+    let (code, out, err) = cluster
+        .cli(&[
+            "cluster",
+            "remove-node",
+            &victim.to_string(),
+            "--config",
+            &config,
+        ])
+        .await;
+    assert_eq!(
+        code,
+        0,
+        "removing dead node {victim} failed:\n{out}{err}\n{}",
+        cluster.logs()
+    );
+    let mut remaining = vec![leader, survivor];
+    remaining.sort();
+    wait_voters(&cluster, leader, &remaining).await;
+    assert!(
+        workload.wait_logins(2, PROGRESS).await,
+        "stalled after removing dead node {victim}: {}",
+        workload.stats.summary()
+    );
+
+    let stats = workload.stats.clone();
+    let ack = workload.stop().await;
+    assert_stream_clean(&cluster, &stats, "resize");
+    assert_eq!(
+        stats.aborted.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "sign-ins failed during the resize: {}",
+        stats.summary()
+    );
+    let problems = verify(&ack, &cluster.pool()).await;
+    assert!(
+        problems.is_empty(),
+        "acknowledged state lost in the resize:\n  {}\n{}",
+        problems.join("\n  "),
+        cluster.logs()
+    );
+    let (digest, index) = cluster.wait_converged_among(&remaining).await;
+    eprintln!(
+        "resize: node 4 while waiting: status {waiting:?}, readyz {waiting_ready}; add-node took \
+         {add_took:?}, printed:\n{add_output}\nremove-node 2 printed:\n{remove_output}\nnode 2 \
+         after removal: {removed_status:?}\ncluster status printed:\n{status_output}\nrefused removal \
+         printed: {refused_output}; API: {body}\nstream: {}; converged at {index} ({digest}); \
+         total {:?}",
+        stats.summary(),
+        t0.elapsed()
+    );
+}
