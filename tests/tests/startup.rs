@@ -80,44 +80,68 @@ fn dir_has_data(node: &Node) -> bool {
 }
 
 #[tokio::test]
-async fn the_documented_cluster_toml_is_valid() {
+async fn the_documented_cluster_toml_runs_a_three_node_cluster() {
+    // Paths in the file are relative to it: a copy in a temporary directory is self-contained.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = Command::new(binary())
-        .args(["serve", "--config"])
-        .arg(root.join("cluster.toml"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--issuer",
-            &format!("http://127.0.0.1:{port}"),
-            "--raft-listen",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("MCPAUTH_ADMIN_PASSWORD", "x")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ok = false;
-    for _ in 0..200 {
-        if let Ok(r) = http()
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            ok = r.status().is_success();
-            if ok {
-                break;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cluster.toml");
+    std::fs::copy(root.join("cluster.toml"), &config).unwrap();
+    let mut children = Vec::new();
+    for node in ["3", "1", "2"] {
+        children.push(
+            Command::new(binary())
+                .args(["serve", "--config"])
+                .arg(&config)
+                .args(["--node", node])
+                .env("MCPAUTH_ADMIN_PASSWORD", "x")
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let mut ready = 0;
+    for _ in 0..300 {
+        ready = 0;
+        for port in [8081, 8082, 8083] {
+            if let Ok(r) = http()
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+            {
+                ready += usize::from(r.status().is_success());
             }
+        }
+        if ready == 3 {
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(ok, "mcpauth did not start from cluster.toml");
+    let status = Command::new(binary())
+        .args(["cluster", "status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    // A write through each node.
+    let mut registered = 0;
+    for port in [8081, 8082, 8083] {
+        let response = http()
+            .post(format!("http://127.0.0.1:{port}/register"))
+            .json(&json!({"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"}))
+            .send()
+            .await
+            .unwrap();
+        registered += usize::from(response.status() == 201);
+    }
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert_eq!(ready, 3, "all three nodes of cluster.toml became ready");
+    let out = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{out}");
+    assert!(out.contains("voters: [1, 2, 3]"), "{out}");
+    assert!(out.contains("Leader"), "{out}");
+    assert_eq!(registered, 3);
 }
 
 #[tokio::test]
