@@ -92,6 +92,9 @@ pub struct ServeArgs {
     /// Refresh token idle lifetime in seconds [default: 2592000, 30 days].
     #[arg(long)]
     pub refresh_token_ttl: Option<u64>,
+    /// Take a snapshot and compact the log every this many entries [default: 5000].
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
     /// File holding the 32-byte seal key [default: <data-dir>/seal.key, created if missing].
     /// The environment variable MCPAUTH_SEAL_KEY (base64) takes precedence.
     #[arg(long)]

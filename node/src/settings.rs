@@ -58,6 +58,8 @@ pub struct FileSettings {
     pub seal_key_file: Option<PathBuf>,
     pub cluster_secret_file: Option<PathBuf>,
     pub scopes: Option<Vec<String>>,
+    /// Take a snapshot (and compact the log) every this many entries.
+    pub snapshot_every: Option<u64>,
     #[serde(default, rename = "node")]
     pub nodes: Vec<NodeEntry>,
 }
@@ -79,6 +81,7 @@ pub struct Settings {
     pub seal_key_file: PathBuf,
     pub cluster_secret_file: PathBuf,
     pub scopes: Vec<String>,
+    pub snapshot_every: u64,
     /// Every node of the cluster file (this one included): the initial members of a new cluster.
     pub members: Vec<NodeEntry>,
 }
@@ -189,6 +192,7 @@ impl Settings {
             scopes: file
                 .scopes
                 .unwrap_or_else(mcpauth_api::server_config::default_scopes),
+            snapshot_every: args.snapshot_every.or(file.snapshot_every).unwrap_or(5000),
             members,
         };
         settings.validate()?;
@@ -220,6 +224,11 @@ impl Settings {
         for resource in &self.resources {
             mcpauth_api::resource::canonical(resource)
                 .map_err(|e| SettingsError::Invalid(format!("resource {resource:?}: {e}")))?;
+        }
+        if self.snapshot_every < 10 {
+            return Err(SettingsError::Invalid(
+                "snapshot_every must be at least 10".into(),
+            ));
         }
         if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
             return Err(SettingsError::Invalid(
