@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README; .ci/run calls it). Installs what the tests need on a fresh
 # machine, builds mcpauth, and runs every test: unit and storage tests, the integration tests
-# against the real binary, and the end-to-end tests with the official Python MCP SDK.
+# against the real binary, and the end-to-end tests with the official Python MCP SDK (one
+# node, and three behind HAProxy).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,6 +10,9 @@ cd "$ROOT"
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# the real load balancer of the cluster end-to-end test (run in the foreground by the test;
+# the system service is left as the package installs it)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "test: installing ${need_apt[*]}" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
