@@ -160,18 +160,10 @@ async fn run(
     })
     .bind(&settings.listen)?
     .run();
-    let (internal_handle, public_handle) = (internal.handle(), public.handle());
-    // Both servers stop on SIGTERM/SIGINT; if one ends for another reason, stop the other.
-    match futures::future::select(Box::pin(internal), Box::pin(public)).await {
-        futures::future::Either::Left((result, _)) => {
-            public_handle.stop(true).await;
-            result?;
-        }
-        futures::future::Either::Right((result, _)) => {
-            internal_handle.stop(true).await;
-            result?;
-        }
-    }
+    // Both servers stop on SIGTERM/SIGINT (each handles the signal); wait for both.
+    let (internal_result, public_result) = futures::future::join(internal, public).await;
+    internal_result?;
+    public_result?;
     Ok(())
 }
 

@@ -146,11 +146,6 @@ def test_nodes_converge_to_one_digest(cluster: Cluster, flow: dict[str, Any]) ->
 # ------------------------------------------------------------------------------------------
 # last of the cluster tests: SIGTERM ends every node promptly
 # ------------------------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect at 922eab8: node/src/serve.rs run() awaits ServerHandle::stop() on the HTTP "
-    "server whose future select() left unpolled, so the process never exits on SIGTERM",
-)
 def test_nodes_exit_on_sigterm(cluster: Cluster, flow: dict[str, Any]) -> None:
     killed = cluster.terminate_nodes(grace=5.0)
     assert not killed, f"{killed} still running 5 s after SIGTERM (killed)\n{cluster.logs()}"
