@@ -67,12 +67,20 @@ impl Options {
             proxy: false,
             issuer: None,
             extra_toml: String::new(),
-            rust_log: "info,openraft=info".into(),
+            rust_log: "info,openraft=warn".into(),
         }
     }
 
     pub fn with_proxy(mut self) -> Options {
         self.proxy = true;
+        self
+    }
+
+    /// Snapshot (and compact the log) every `entries` entries, so that restarts load snapshots
+    /// and new or lagging nodes catch up from one.
+    pub fn snapshot_every(mut self, entries: u64) -> Options {
+        self.extra_toml
+            .push_str(&format!("snapshot_every = {entries}\n"));
         self
     }
 }
@@ -305,6 +313,11 @@ impl TestCluster {
             .to_owned()
     }
 
+    /// The process id of node `id`, while it runs.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.member(id).child.as_ref().map(Child::id)
+    }
+
     /// Start node `id`'s process without waiting for it.
     pub fn spawn(&mut self, id: u64) {
         let config = self.config.clone();
@@ -330,6 +343,7 @@ impl TestCluster {
             .arg(id.to_string())
             .env("MCPAUTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", rust_log)
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -594,7 +608,7 @@ impl TestCluster {
         for m in self.members.values() {
             let text = std::fs::read_to_string(&m.log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(60)..];
+            let tail = &lines[lines.len().saturating_sub(40)..];
             out.push_str(&format!(
                 "----- node {} log (last {} of {} lines) -----\n{}\n",
                 m.id,

@@ -719,12 +719,16 @@ pub async fn refresh_chain(
 /// Check that everything acknowledged still works, through the nodes of `pool`: every chain's
 /// latest refresh token rotates and its access token verifies with a node's JWKS, every kept code
 /// redeems, every client can still authorize (and redeem). Answers the problems found.
-pub async fn verify(ack: &Acknowledged, pool: &Pool) -> Vec<String> {
+///
+/// `ack` is updated as a client would: chains hold their rotated tokens, redeemed codes become
+/// chains, so it can be verified again later.
+pub async fn verify(ack: &mut Acknowledged, pool: &Pool) -> Vec<String> {
     let stats = Stats::default();
     let mut problems = Vec::new();
     let endpoints: Vec<Endpoint> = pool.lock().unwrap().values().cloned().collect();
     assert!(!endpoints.is_empty(), "no node to verify through");
     let pick_endpoint = |i: usize| endpoints[i % endpoints.len()].clone();
+    let mut kept = Vec::new();
     for (i, chain) in ack.chains.iter().enumerate() {
         let endpoint = pick_endpoint(i);
         if let Err(e) = crate::verify_access_token(&endpoint, &chain.access_token, RESOURCE).await {
@@ -734,7 +738,7 @@ pub async fn verify(ack: &Acknowledged, pool: &Pool) -> Vec<String> {
             ));
         }
         match refresh_chain(&stats, pool, endpoint.clone(), chain).await {
-            Refreshed::Rotated(_) => {}
+            Refreshed::Rotated(next) => kept.push(next),
             Refreshed::LostInDoubt => problems.push(format!(
                 "chain of {} lost (connection broke during verification)",
                 chain.client_id
@@ -747,7 +751,7 @@ pub async fn verify(ack: &Acknowledged, pool: &Pool) -> Vec<String> {
     }
     for (i, code) in ack.codes.iter().enumerate() {
         let endpoint = pick_endpoint(i + 1);
-        if let Err(e) = redeem_code(
+        match redeem_code(
             &stats,
             &endpoint,
             &code.client_id,
@@ -756,12 +760,20 @@ pub async fn verify(ack: &Acknowledged, pool: &Pool) -> Vec<String> {
         )
         .await
         {
-            problems.push(format!(
+            Ok(tokens) => kept.push(Chain {
+                client_id: code.client_id.clone(),
+                refresh_token: tokens["refresh_token"].as_str().unwrap_or_default().into(),
+                access_token: tokens["access_token"].as_str().unwrap_or_default().into(),
+                rotations: 0,
+            }),
+            Err(e) => problems.push(format!(
                 "acknowledged code of {} does not redeem: {e:?}",
                 code.client_id
-            ));
+            )),
         }
     }
+    ack.chains = kept;
+    ack.codes.clear();
     // One browser per node, signed in once, authorizes every client.
     let browsers: Vec<reqwest::Client> = endpoints.iter().map(|_| client()).collect();
     for (i, client_id) in ack.clients.iter().enumerate() {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use mcpauth_tests::cluster::{serial, TestCluster};
+use mcpauth_tests::cluster::{serial, Options, TestCluster};
 use mcpauth_tests::workload::{
     assert_stream_clean, verify, Acknowledged, Workload, WorkloadOptions,
 };
@@ -41,7 +41,13 @@ async fn killing_the_leader_mid_stream_loses_nothing_acknowledged() {
         cluster.logs()
     );
     let stats = workload.stats.clone();
-    let ack = workload.stop().await;
+    let mut ack = workload.stop().await;
+    let acknowledged = format!(
+        "{} chains, {} codes, {} clients",
+        ack.chains.len(),
+        ack.codes.len(),
+        ack.clients.len()
+    );
     assert_stream_clean(&cluster, &stats, "leader kill");
     // Only requests to the killed node may have broken.
     let broken = stats.connection_errors.lock().unwrap().clone();
@@ -51,7 +57,7 @@ async fn killing_the_leader_mid_stream_loses_nothing_acknowledged() {
         cluster.logs()
     );
 
-    let problems = verify(&ack, &cluster.pool()).await;
+    let problems = verify(&mut ack, &cluster.pool()).await;
     assert!(
         problems.is_empty(),
         "acknowledged state lost after the leader's SIGKILL:\n  {}\n{}",
@@ -65,23 +71,21 @@ async fn killing_the_leader_mid_stream_loses_nothing_acknowledged() {
     let ready_in = restarted_at.elapsed();
     let (digest, index) = cluster.wait_converged().await;
     // It serves what was written while it was down.
-    let through_it = Acknowledged {
-        chains: ack.chains.iter().take(3).cloned().collect(),
+    let mut through_it = Acknowledged {
+        chains: ack.chains.iter().take(5).cloned().collect(),
+        clients: ack.clients.iter().take(5).cloned().collect(),
         ..Default::default()
     };
     let pool = cluster.pool();
     pool.lock().unwrap().retain(|&id, _| id == leader);
-    let problems = verify(&through_it, &pool).await;
+    let problems = verify(&mut through_it, &pool).await;
     assert!(problems.is_empty(), "{problems:?}\n{}", cluster.logs());
 
     eprintln!(
         "leader kill: cluster up in {started_in:?}; killed leader {leader}; node {new_leader} led \
-         after {failover:?}; stream: {}; acknowledged: {} chains, {} codes, {} clients; \
+         after {failover:?}; stream: {}; acknowledged: {acknowledged}; \
          restarted node ready in {ready_in:?}; converged at index {index} ({digest}); total {:?}",
         stats.summary(),
-        ack.chains.len(),
-        ack.codes.len(),
-        ack.clients.len(),
         t0.elapsed()
     );
 }
@@ -90,7 +94,8 @@ async fn killing_the_leader_mid_stream_loses_nothing_acknowledged() {
 async fn a_rolling_restart_under_load_loses_nothing_acknowledged() {
     let _serial = serial().await;
     let t0 = Instant::now();
-    let mut cluster = TestCluster::start(3).await;
+    // Small snapshots: restarts load a snapshot and replay the log after it.
+    let mut cluster = TestCluster::start_with(Options::nodes(3).snapshot_every(100)).await;
     let workload = Workload::start(cluster.pool(), WorkloadOptions::default());
     assert!(
         workload.wait_logins(4, PROGRESS).await,
@@ -99,39 +104,64 @@ async fn a_rolling_restart_under_load_loses_nothing_acknowledged() {
         cluster.logs()
     );
     let mut report = Vec::new();
-    for id in cluster.ids() {
+    let mut findings = Vec::new();
+    // One node at a time: first a follower (SIGTERM), then another follower (SIGKILL), then
+    // the last one, the leader if leadership stayed put (SIGTERM).
+    let mut remaining = cluster.ids();
+    let total = remaining.len();
+    for position in 0..total {
         let leader = cluster.leader().await;
+        let id = if position + 1 < total {
+            remaining
+                .iter()
+                .copied()
+                .find(|&i| i != leader)
+                .unwrap_or(remaining[0])
+        } else {
+            remaining[0]
+        };
+        remaining.retain(|&i| i != id);
         let step = Instant::now();
-        // Odd nodes get SIGTERM (a graceful stop), even ones SIGKILL.
-        let how = if id % 2 == 1 {
+        let how = if position % 2 == 0 {
             let (graceful, took) = cluster.terminate(id, Duration::from_secs(15)).await;
-            assert!(
-                graceful,
-                "node {id} did not exit within 15 s of SIGTERM\n{}",
-                cluster.logs()
-            );
-            format!("SIGTERM (exited in {took:?})")
+            if !graceful {
+                findings.push(format!(
+                    "node {id} (leader: {}) did not exit within 15 s of SIGTERM (then SIGKILLed)",
+                    id == leader
+                ));
+            }
+            format!("SIGTERM (exited by itself: {graceful}, after {took:?})")
         } else {
             cluster.kill(id);
             "SIGKILL".to_owned()
         };
+        let stopped = step.elapsed();
         cluster.restart(id).await;
         let ready = step.elapsed();
         // Progress between restarts, so each restart happens under load.
+        let progressed =
+            workload.wait_logins(2, PROGRESS).await && workload.wait_refreshes(2, PROGRESS).await;
         assert!(
-            workload.wait_logins(2, PROGRESS).await && workload.wait_refreshes(2, PROGRESS).await,
+            progressed,
             "the stream stalled after restarting node {id}: {}\n{}",
             workload.stats.summary(),
             cluster.logs()
         );
         report.push(format!(
-            "node {id} (leader was {leader}) {how}, ready again after {ready:?}"
+            "node {id} (leader was {leader}) {how}, stopped after {stopped:?}, ready again after \
+             {ready:?}"
         ));
     }
     let stats = workload.stats.clone();
-    let ack = workload.stop().await;
+    let mut ack = workload.stop().await;
+    let acknowledged = format!(
+        "{} chains, {} codes, {} clients",
+        ack.chains.len(),
+        ack.codes.len(),
+        ack.clients.len()
+    );
     assert_stream_clean(&cluster, &stats, "rolling restart");
-    let problems = verify(&ack, &cluster.pool()).await;
+    let problems = verify(&mut ack, &cluster.pool()).await;
     assert!(
         problems.is_empty(),
         "acknowledged state lost in the rolling restart:\n  {}\n{}",
@@ -139,14 +169,18 @@ async fn a_rolling_restart_under_load_loses_nothing_acknowledged() {
         cluster.logs()
     );
     let (digest, index) = cluster.wait_converged().await;
+    assert!(
+        findings.is_empty(),
+        "rolling restart: {}\nsteps: {}\nstream: {}",
+        findings.join("; "),
+        report.join("; "),
+        stats.summary()
+    );
     eprintln!(
-        "rolling restart: {}; stream: {}; acknowledged: {} chains, {} codes, {} clients; \
+        "rolling restart: {}; stream: {}; acknowledged: {acknowledged}; \
          converged at index {index} ({digest}); total {:?}",
         report.join("; "),
         stats.summary(),
-        ack.chains.len(),
-        ack.codes.len(),
-        ack.clients.len(),
         t0.elapsed()
     );
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use mcpauth_tests::cluster::{serial, TestCluster};
+use mcpauth_tests::cluster::{serial, Options, TestCluster};
 use mcpauth_tests::workload::{assert_stream_clean, verify, Workload, WorkloadOptions};
 use serde_json::{json, Value};
 
@@ -47,7 +47,8 @@ async fn drain(cluster: &TestCluster, id: u64) {
 async fn nodes_are_added_and_removed_under_load_with_the_cli() {
     let _serial = serial().await;
     let t0 = Instant::now();
-    let mut cluster = TestCluster::start(3).await;
+    // Small snapshots: the new node catches up from a snapshot, not only from the log.
+    let mut cluster = TestCluster::start_with(Options::nodes(3).snapshot_every(100)).await;
     let config = cluster.config.display().to_string();
     let workload = Workload::start(
         cluster.pool(),
@@ -104,6 +105,7 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
     cluster.wait_ready(4).await;
     let status = wait_voters(&cluster, 1, &[1, 2, 3, 4]).await;
     assert!(ids(&status["learners"]).is_empty(), "{status}");
+    let node4 = cluster.status_of(4).await;
     assert!(
         workload.wait_logins(2, PROGRESS).await,
         "stalled after add-node: {}",
@@ -131,6 +133,12 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
         "node 2 is still in the membership's nodes: {status}"
     );
     let removed_status = cluster.status(2).await;
+    // An operator may be slow to stop the removed node: it must not disturb the others (it
+    // hears no more heartbeats, and may start elections).
+    let term_before = cluster.status_of(1).await["term"].as_u64();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let term_after = cluster.status_of(1).await["term"].as_u64();
+    let removed_later = cluster.status(2).await;
     cluster.kill(2);
     assert!(
         workload.wait_logins(2, PROGRESS).await,
@@ -221,7 +229,7 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
     );
 
     let stats = workload.stats.clone();
-    let ack = workload.stop().await;
+    let mut ack = workload.stop().await;
     assert_stream_clean(&cluster, &stats, "resize");
     assert_eq!(
         stats.aborted.load(std::sync::atomic::Ordering::Relaxed),
@@ -229,7 +237,7 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
         "sign-ins failed during the resize: {}",
         stats.summary()
     );
-    let problems = verify(&ack, &cluster.pool()).await;
+    let problems = verify(&mut ack, &cluster.pool()).await;
     assert!(
         problems.is_empty(),
         "acknowledged state lost in the resize:\n  {}\n{}",
@@ -239,8 +247,9 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
     let (digest, index) = cluster.wait_converged_among(&remaining).await;
     eprintln!(
         "resize: node 4 while waiting: status {waiting:?}, readyz {waiting_ready}; add-node took \
-         {add_took:?}, printed:\n{add_output}\nremove-node 2 printed:\n{remove_output}\nnode 2 \
-         after removal: {removed_status:?}\ncluster status printed:\n{status_output}\nrefused removal \
+         {add_took:?}; node 4 then: {node4}; add-node printed:\n{add_output}\nremove-node 2 printed:\n{remove_output}\nnode 2 \
+         after removal: {removed_status:?}\nnode 2 5 s later: {removed_later:?}; the \
+         members' term {term_before:?} -> {term_after:?}\ncluster status printed:\n{status_output}\nrefused removal \
          printed: {refused_output}; API: {body}\nstream: {}; converged at {index} ({digest}); \
          total {:?}",
         stats.summary(),

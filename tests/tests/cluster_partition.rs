@@ -46,51 +46,87 @@ async fn refresh_ok(cluster: &TestCluster, endpoint: &Endpoint, chain: &Chain) -
     }
 }
 
-/// A write on a node cut off from the majority: 503 `temporarily_unavailable` within [`BOUND`],
-/// never a token. Answers how long it took.
-async fn refused_in_minority(
-    cluster: &TestCluster,
-    endpoint: &Endpoint,
-    what: &str,
+/// What a request sent to the minority got: after how long, and the answer (status, body), or
+/// none before the client gave up.
+#[derive(Debug)]
+struct MinorityAnswer {
+    what: &'static str,
+    took: Duration,
+    answer: Option<(u16, String, Value)>,
+}
+
+/// Send a write to a node cut off from the majority, in the background; the client waits up to
+/// 90 s, so that what the node answers in the end (after the heal, if it hangs) is known too.
+fn send_to_minority(
+    what: &'static str,
     request: reqwest::RequestBuilder,
-) -> Duration {
-    let started = Instant::now();
-    let response = tokio::time::timeout(BOUND, request.send())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "{what} on node {} (minority) gave no answer in {BOUND:?}\n{}",
-                endpoint.id,
-                cluster.logs()
-            )
-        })
-        .expect("request");
-    let took = started.elapsed();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned())
-        .unwrap_or_default();
-    let text = response.text().await.unwrap_or_default();
-    assert_eq!(
-        status,
-        503,
-        "{what} on node {} (minority): {status} {text}\n{}",
-        endpoint.id,
-        cluster.logs()
-    );
-    assert!(
-        content_type.starts_with("application/json"),
-        "{what}: 503 as {content_type}: {text}"
-    );
-    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    assert_eq!(
-        body["error"], "temporarily_unavailable",
-        "{what} on node {} (minority): {text}",
-        endpoint.id
-    );
-    took
+) -> tokio::task::JoinHandle<MinorityAnswer> {
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let answer = match tokio::time::timeout(Duration::from_secs(90), request.send()).await {
+            Ok(Ok(response)) => {
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_owned())
+                    .unwrap_or_default();
+                let text = response.text().await.unwrap_or_default();
+                let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                Some((status, content_type, body))
+            }
+            Ok(Err(e)) => Some((0, "connection error".into(), Value::String(e.to_string()))),
+            Err(_) => None,
+        };
+        MinorityAnswer {
+            what,
+            took: started.elapsed(),
+            answer,
+        }
+    })
+}
+
+/// Wait for a minority answer until `BOUND` after `sent`: a 503 `temporarily_unavailable` in JSON
+/// is right. Anything else, or nothing yet, is a finding. A handle still running is returned,
+/// to learn its final answer after the heal.
+async fn judge_minority(
+    node: u64,
+    sent: Instant,
+    mut handle: tokio::task::JoinHandle<MinorityAnswer>,
+    findings: &mut Vec<String>,
+    report: &mut Vec<String>,
+) -> Option<tokio::task::JoinHandle<MinorityAnswer>> {
+    let remaining = (sent + BOUND).saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining, &mut handle).await {
+        Ok(Ok(answer)) => {
+            judge_answer(node, &answer, findings);
+            report.push(format!("{} in {:?}", answer.what, answer.took));
+            None
+        }
+        Ok(Err(e)) => panic!("{e}"),
+        Err(_) => {
+            findings.push(format!(
+                "node {node} (minority) gave no answer in {BOUND:?}"
+            ));
+            Some(handle)
+        }
+    }
+}
+
+fn judge_answer(node: u64, answer: &MinorityAnswer, findings: &mut Vec<String>) {
+    match &answer.answer {
+        Some((503, content_type, body))
+            if content_type.starts_with("application/json")
+                && body["error"] == "temporarily_unavailable" => {}
+        Some((status, content_type, body)) => findings.push(format!(
+            "{} on node {node} (minority) answered {status} ({content_type}) after {:?}: {body}",
+            answer.what, answer.took
+        )),
+        None => findings.push(format!(
+            "{} on node {node} (minority) never answered (90 s)",
+            answer.what
+        )),
+    }
 }
 
 fn refresh_request(endpoint: &Endpoint, chain: &Chain) -> reqwest::RequestBuilder {
@@ -116,9 +152,15 @@ async fn readyz(endpoint: &Endpoint) -> u16 {
 }
 
 /// Cut `isolated` off from the two others (refusing or blackholing), check both sides, heal,
-/// check convergence. Answers a line for the report.
-async fn isolate(cluster: &mut TestCluster, isolated: u64, blackhole: bool) -> String {
+/// check convergence. Answers the findings (what the spec forbids) and a report.
+async fn isolate(
+    cluster: &mut TestCluster,
+    isolated: u64,
+    blackhole: bool,
+) -> (Vec<String>, String) {
     let stats = Stats::default();
+    let mut findings = Vec::new();
+    let mut minority_report = Vec::new();
     let ids = cluster.ids();
     let majority: Vec<u64> = ids.iter().copied().filter(|&i| i != isolated).collect();
     let [m1, m2] = [majority[0], majority[1]].map(|i| cluster.endpoint(i));
@@ -138,16 +180,9 @@ async fn isolate(cluster: &mut TestCluster, isolated: u64, blackhole: bool) -> S
     }
     let cut_at = Instant::now();
 
-    // The minority refuses writes, in bounded time, and issues nothing.
-    let refresh_took = refused_in_minority(
-        cluster,
-        &lonely,
-        "refresh",
-        refresh_request(&lonely, &probe),
-    )
-    .await;
-    let register_took =
-        refused_in_minority(cluster, &lonely, "register", register_request(&lonely)).await;
+    // Writes sent to the minority right away (answers judged below).
+    let refresh_probe = send_to_minority("refresh", refresh_request(&lonely, &probe));
+    let register_probe = send_to_minority("register", register_request(&lonely));
 
     // The majority has (or elects) a leader of its own and serves sign-ins and refreshes.
     let leader = cluster.wait_for_leader(&[isolated]).await;
@@ -155,15 +190,38 @@ async fn isolate(cluster: &mut TestCluster, isolated: u64, blackhole: bool) -> S
     let during = sign_in(cluster, &stats, &m2).await;
     let during = refresh_ok(cluster, &m1, &during).await;
     let kept = refresh_ok(cluster, &m2, &kept).await;
+    let majority_served_after = cut_at.elapsed();
 
-    // Still refused on the minority, now that the majority has moved on.
-    let again_took = refused_in_minority(
-        cluster,
-        &lonely,
-        "refresh (later)",
-        refresh_request(&lonely, &probe),
+    // The minority refuses writes, in bounded time, and issues nothing.
+    let mut pending = Vec::new();
+    for probe_handle in [refresh_probe, register_probe] {
+        if let Some(h) = judge_minority(
+            isolated,
+            cut_at,
+            probe_handle,
+            &mut findings,
+            &mut minority_report,
+        )
+        .await
+        {
+            pending.push(h);
+        }
+    }
+    // Still refused, now that the majority has moved on (a new registration: the probe token
+    // may still be in flight above).
+    let later_sent = Instant::now();
+    let later = send_to_minority("register (later)", register_request(&lonely));
+    if let Some(h) = judge_minority(
+        isolated,
+        later_sent,
+        later,
+        &mut findings,
+        &mut minority_report,
     )
-    .await;
+    .await
+    {
+        pending.push(h);
+    }
     let lonely_status = cluster.status(isolated).await.unwrap_or(Value::Null);
     let lonely_ready = readyz(&lonely).await;
     let proxy_stats = cluster.proxy.as_ref().unwrap().stats();
@@ -173,11 +231,30 @@ async fn isolate(cluster: &mut TestCluster, isolated: u64, blackhole: bool) -> S
     let (digest, index) = cluster.wait_converged().await;
     let converged_after = healed_at.elapsed();
     let leader_after = cluster.leader().await;
+
+    // Requests the minority had not answered: what did they get in the end?
+    let mut probe_rotated = false;
+    for handle in pending {
+        let answer = handle.await.expect("probe task");
+        minority_report.push(format!(
+            "{} finally answered after {:?}: {:?}",
+            answer.what, answer.took, answer.answer
+        ));
+        if answer.what == "refresh" && matches!(answer.answer, Some((200, _, _))) {
+            probe_rotated = true;
+        }
+        if !matches!(answer.answer, Some((503, _, _))) {
+            judge_answer(isolated, &answer, &mut findings);
+        }
+    }
+
     // Everything issued on the majority side works through the formerly isolated node...
     refresh_ok(cluster, &lonely, &during).await;
     refresh_ok(cluster, &lonely, &kept).await;
     // ... and the token presented at the minority was never rotated: it still refreshes once.
-    refresh_ok(cluster, &lonely, &probe).await;
+    if !probe_rotated {
+        refresh_ok(cluster, &lonely, &probe).await;
+    }
     assert_eq!(
         stats.retries_503.load(std::sync::atomic::Ordering::Relaxed),
         0,
@@ -185,18 +262,19 @@ async fn isolate(cluster: &mut TestCluster, isolated: u64, blackhole: bool) -> S
         stats.summary(),
         cluster.logs()
     );
-    format!(
-        "isolated node {isolated} ({}; leader before {leader_before}): minority answered 503 to \
-         refresh in {refresh_took:?}, to register in {register_took:?}, later refresh in \
-         {again_took:?}; its status then: state {} leader {} term {}, readyz {lonely_ready}; \
-         majority leader {leader} agreed after {majority_leader_after:?}; proxy {proxy_stats:?}; \
-         after heal converged in {converged_after:?} at index {index} ({digest}), leader \
-         {leader_after}",
+    let report = format!(
+        "isolated node {isolated} ({}; leader before {leader_before}): majority leader {leader} \
+         agreed {majority_leader_after:?} after the cut, served a sign-in and refreshes by \
+         {majority_served_after:?}; minority: [{}]; its status during the partition: state {} \
+         leader {} term {}, readyz {lonely_ready}; proxy {proxy_stats:?}; after the heal \
+         converged in {converged_after:?} at index {index} ({digest}), leader {leader_after}",
         if blackhole { "blackhole" } else { "refused" },
+        minority_report.join("; "),
         lonely_status["state"],
         lonely_status["leader"],
         lonely_status["term"],
-    )
+    );
+    (findings, report)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,8 +283,14 @@ async fn an_isolated_leader_refuses_writes_and_the_majority_serves() {
     let t0 = Instant::now();
     let mut cluster = TestCluster::start_with_proxy(3).await;
     let leader = cluster.leader().await;
-    let report = isolate(&mut cluster, leader, false).await;
+    let (findings, report) = isolate(&mut cluster, leader, false).await;
     eprintln!("partition: {report}; total {:?}", t0.elapsed());
+    assert!(
+        findings.is_empty(),
+        "isolated leader:\n  {}\n{report}\n{}",
+        findings.join("\n  "),
+        cluster.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,6 +300,12 @@ async fn a_follower_cut_off_by_lost_packets_refuses_writes_and_rejoins() {
     let mut cluster = TestCluster::start_with_proxy(3).await;
     let leader = cluster.leader().await;
     let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
-    let report = isolate(&mut cluster, follower, true).await;
+    let (findings, report) = isolate(&mut cluster, follower, true).await;
     eprintln!("partition: {report}; total {:?}", t0.elapsed());
+    assert!(
+        findings.is_empty(),
+        "isolated follower:\n  {}\n{report}\n{}",
+        findings.join("\n  "),
+        cluster.logs()
+    );
 }
