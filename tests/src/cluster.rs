@@ -58,6 +58,9 @@ pub struct Options {
     pub extra_toml: String,
     /// RUST_LOG for the nodes.
     pub rust_log: String,
+    /// Start every node at once, last first, none of the shared files existing yet (default:
+    /// node 1 first, the others once it has created the secret and seal key files).
+    pub all_at_once: bool,
 }
 
 impl Options {
@@ -68,11 +71,17 @@ impl Options {
             issuer: None,
             extra_toml: String::new(),
             rust_log: "info,openraft=warn".into(),
+            all_at_once: false,
         }
     }
 
     pub fn with_proxy(mut self) -> Options {
         self.proxy = true;
+        self
+    }
+
+    pub fn all_at_once(mut self) -> Options {
+        self.all_at_once = true;
         self
     }
 
@@ -153,12 +162,18 @@ impl TestCluster {
             .clone()
             .unwrap_or_else(|| format!("http://{}", cluster.members[&1].http));
         cluster.write_config();
-        // Node 1 first: it creates the shared secret and seal key files, which the others then
-        // read (on real machines an operator copies them).
-        cluster.spawn(1);
-        cluster.wait_for_shared_files().await;
-        for id in 2..=options.nodes {
-            cluster.spawn(id);
+        if options.all_at_once {
+            for id in (1..=options.nodes).rev() {
+                cluster.spawn(id);
+            }
+        } else {
+            // Node 1 first: it creates the shared secret and seal key files, which the others
+            // then read (on real machines an operator copies them).
+            cluster.spawn(1);
+            cluster.wait_for_shared_files().await;
+            for id in 2..=options.nodes {
+                cluster.spawn(id);
+            }
         }
         for id in 1..=options.nodes {
             cluster.wait_ready(id).await;

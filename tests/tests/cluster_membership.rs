@@ -65,6 +65,23 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
         cluster.logs()
     );
 
+    // Enough log for the leader to have compacted part of it (a snapshot every 100 entries, 500
+    // kept behind it): the new node cannot catch up from the log alone.
+    let deadline = Instant::now() + PROGRESS;
+    loop {
+        let leader = cluster.leader().await;
+        let status = cluster.status_of(leader).await;
+        if status["last_log_index"].as_u64().unwrap_or(0) >= 800 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log did not reach 800 entries: {status}\n{}",
+            workload.stats.summary()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // A fourth node, declared in the file and started, waits to be added.
     cluster.add_node_config(4);
     cluster.start_node(4);
@@ -106,6 +123,13 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
     let status = wait_voters(&cluster, 1, &[1, 2, 3, 4]).await;
     assert!(ids(&status["learners"]).is_empty(), "{status}");
     let node4 = cluster.status_of(4).await;
+    let leader_now = cluster.leader().await;
+    let leader_status = cluster.status_of(leader_now).await;
+    assert!(
+        !leader_status["purged_index"].is_null() && !node4["snapshot_index"].is_null(),
+        "with snapshot_every = 100 the leader should have compacted its log and node 4 caught up \
+         from a snapshot; leader: {leader_status}\nnode 4: {node4}"
+    );
     assert!(
         workload.wait_logins(2, PROGRESS).await,
         "stalled after add-node: {}",
