@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use mcpauth_tests::cluster::{serial, Endpoint, TestCluster};
 use mcpauth_tests::workload::{sign_in_flow, Chain, SignedIn, Stats};
-use mcpauth_tests::{http, refresh, Target, REDIRECT_URI};
+use mcpauth_tests::{
+    http, location, pkce, refresh, Form, Target, ADMIN_PASSWORD, REDIRECT_URI, RESOURCE,
+};
 use serde_json::{json, Value};
 
 /// How long a node cut off from the leader may take to say 503.
@@ -51,6 +53,8 @@ async fn refresh_ok(cluster: &TestCluster, endpoint: &Endpoint, chain: &Chain) -
 #[derive(Debug)]
 struct MinorityAnswer {
     what: &'static str,
+    /// A browser route: the 503 is an HTML page, not an OAuth JSON error.
+    html: bool,
     took: Duration,
     answer: Option<(u16, String, Value)>,
 }
@@ -59,9 +63,10 @@ struct MinorityAnswer {
 /// 90 s, so that what the node answers in the end (after the heal, if it hangs) is known too.
 fn send_to_minority(
     what: &'static str,
+    html: bool,
     request: reqwest::RequestBuilder,
-) -> tokio::task::JoinHandle<MinorityAnswer> {
-    tokio::spawn(async move {
+) -> (&'static str, tokio::task::JoinHandle<MinorityAnswer>) {
+    let handle = tokio::spawn(async move {
         let started = Instant::now();
         let answer = match tokio::time::timeout(Duration::from_secs(90), request.send()).await {
             Ok(Ok(response)) => {
@@ -75,24 +80,35 @@ fn send_to_minority(
                 let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
                 Some((status, content_type, body))
             }
-            Ok(Err(e)) => Some((0, "connection error".into(), Value::String(e.to_string()))),
+            Ok(Err(e)) => Some((
+                0,
+                if e.is_timeout() {
+                    "timeout"
+                } else {
+                    "connection error"
+                }
+                .into(),
+                Value::String(e.to_string()),
+            )),
             Err(_) => None,
         };
         MinorityAnswer {
             what,
+            html,
             took: started.elapsed(),
             answer,
         }
-    })
+    });
+    (what, handle)
 }
 
-/// Wait for a minority answer until `BOUND` after `sent`: a 503 `temporarily_unavailable` in JSON
-/// is right. Anything else, or nothing yet, is a finding. A handle still running is returned,
+/// Wait for a minority answer until `BOUND` after `sent`: a 503 (`temporarily_unavailable` in
+/// JSON, or an HTML page on browser routes) is right. Anything else, or nothing yet, is a finding. A handle still running is returned,
 /// to learn its final answer after the heal.
 async fn judge_minority(
     node: u64,
     sent: Instant,
-    mut handle: tokio::task::JoinHandle<MinorityAnswer>,
+    (what, mut handle): (&'static str, tokio::task::JoinHandle<MinorityAnswer>),
     findings: &mut Vec<String>,
     report: &mut Vec<String>,
 ) -> Option<tokio::task::JoinHandle<MinorityAnswer>> {
@@ -106,27 +122,80 @@ async fn judge_minority(
         Ok(Err(e)) => panic!("{e}"),
         Err(_) => {
             findings.push(format!(
-                "node {node} (minority) gave no answer in {BOUND:?}"
+                "{what} on node {node} (minority): no answer in {BOUND:?}"
             ));
             Some(handle)
         }
     }
 }
 
+/// An answer in a few words: status, content type, and the start of the body.
+fn short(answer: &Option<(u16, String, Value)>) -> String {
+    match answer {
+        Some((status, content_type, body)) => {
+            let body: String = body.to_string().chars().take(120).collect();
+            format!("{status} ({content_type}) {body}")
+        }
+        None => "nothing".into(),
+    }
+}
+
 fn judge_answer(node: u64, answer: &MinorityAnswer, findings: &mut Vec<String>) {
     match &answer.answer {
+        Some((503, content_type, _)) if answer.html && content_type.starts_with("text/html") => {}
         Some((503, content_type, body))
-            if content_type.starts_with("application/json")
+            if !answer.html
+                && content_type.starts_with("application/json")
                 && body["error"] == "temporarily_unavailable" => {}
-        Some((status, content_type, body)) => findings.push(format!(
-            "{} on node {node} (minority) answered {status} ({content_type}) after {:?}: {body}",
-            answer.what, answer.took
+        Some(_) => findings.push(format!(
+            "{} on node {node} (minority) answered {} after {:?}",
+            answer.what,
+            short(&answer.answer),
+            answer.took
         )),
         None => findings.push(format!(
             "{} on node {node} (minority) never answered (90 s)",
             answer.what
         )),
     }
+}
+
+/// A browser at the login page of `endpoint` for `client_id`: answers the POST of the filled
+/// login form, not sent (the page itself is fetched now).
+async fn prepare_login(endpoint: &Endpoint, client_id: &str) -> reqwest::RequestBuilder {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(90))
+        .build()
+        .unwrap();
+    let response = browser
+        .get(authorize_request_url(endpoint, client_id))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&response);
+    assert!(login.starts_with("/login"), "{login}");
+    let page = browser.get(endpoint.url(&login)).send().await.unwrap();
+    let form = Form::parse(&page.text().await.unwrap());
+    let mut fields = form.hidden.clone();
+    fields.push(("username".into(), "admin".into()));
+    fields.push(("password".into(), ADMIN_PASSWORD.into()));
+    browser.post(endpoint.url(&form.action)).form(&fields)
+}
+
+fn authorize_request_url(endpoint: &Endpoint, client_id: &str) -> String {
+    let (_, challenge) = pkce();
+    let mut url = url::Url::parse(&endpoint.url("/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("resource", RESOURCE),
+    ]);
+    url.to_string()
 }
 
 fn refresh_request(endpoint: &Endpoint, chain: &Chain) -> reqwest::RequestBuilder {
@@ -171,6 +240,7 @@ async fn isolate(
     // partition, `kept` rotated on the majority side.
     let probe = sign_in(cluster, &stats, &lonely).await;
     let kept = sign_in(cluster, &stats, &m1).await;
+    let login_post = prepare_login(&lonely, &probe.client_id).await;
 
     let proxy = cluster.proxy.as_ref().expect("a cluster with proxies");
     if blackhole {
@@ -181,8 +251,9 @@ async fn isolate(
     let cut_at = Instant::now();
 
     // Writes sent to the minority right away (answers judged below).
-    let refresh_probe = send_to_minority("refresh", refresh_request(&lonely, &probe));
-    let register_probe = send_to_minority("register", register_request(&lonely));
+    let refresh_probe = send_to_minority("refresh", false, refresh_request(&lonely, &probe));
+    let register_probe = send_to_minority("register", false, register_request(&lonely));
+    let login_probe = send_to_minority("login (browser)", true, login_post);
 
     // The majority has (or elects) a leader of its own and serves sign-ins and refreshes.
     let leader = cluster.wait_for_leader(&[isolated]).await;
@@ -194,7 +265,7 @@ async fn isolate(
 
     // The minority refuses writes, in bounded time, and issues nothing.
     let mut pending = Vec::new();
-    for probe_handle in [refresh_probe, register_probe] {
+    for probe_handle in [refresh_probe, register_probe, login_probe] {
         if let Some(h) = judge_minority(
             isolated,
             cut_at,
@@ -208,19 +279,30 @@ async fn isolate(
         }
     }
     // Still refused, now that the majority has moved on (a new registration: the probe token
-    // may still be in flight above).
+    // may still be in flight above). And a client registered on the majority during the
+    // partition is not known to the minority: /authorize there must not call it unknown (a
+    // wrong answer from stale state), but say 503.
     let later_sent = Instant::now();
-    let later = send_to_minority("register (later)", register_request(&lonely));
-    if let Some(h) = judge_minority(
-        isolated,
-        later_sent,
-        later,
-        &mut findings,
-        &mut minority_report,
-    )
-    .await
-    {
-        pending.push(h);
+    let later = [
+        send_to_minority("register (later)", false, register_request(&lonely)),
+        send_to_minority(
+            "authorize for a client registered on the majority",
+            true,
+            http().get(authorize_request_url(&lonely, &during.client_id)),
+        ),
+    ];
+    for handle in later {
+        if let Some(h) = judge_minority(
+            isolated,
+            later_sent,
+            handle,
+            &mut findings,
+            &mut minority_report,
+        )
+        .await
+        {
+            pending.push(h);
+        }
     }
     let lonely_status = cluster.status(isolated).await.unwrap_or(Value::Null);
     let lonely_ready = readyz(&lonely).await;
@@ -237,15 +319,16 @@ async fn isolate(
     for handle in pending {
         let answer = handle.await.expect("probe task");
         minority_report.push(format!(
-            "{} finally answered after {:?}: {:?}",
-            answer.what, answer.took, answer.answer
+            "{} finally answered after {:?}: {}",
+            answer.what,
+            answer.took,
+            short(&answer.answer)
         ));
         if answer.what == "refresh" && matches!(answer.answer, Some((200, _, _))) {
             probe_rotated = true;
         }
-        if !matches!(answer.answer, Some((503, _, _))) {
-            judge_answer(isolated, &answer, &mut findings);
-        }
+        // Already a finding (no answer in time); a late answer is reported, not judged again:
+        // the write may well have been carried out after the heal.
     }
 
     // Everything issued on the majority side works through the formerly isolated node...
