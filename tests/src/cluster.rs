@@ -115,12 +115,18 @@ pub struct TestCluster {
     internal: reqwest::Client,
 }
 
-/// A free TCP port on `ip`.
-fn free_port_on(ip: std::net::Ipv4Addr) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port on {ip}: {e}"))
+/// `n` distinct free TCP ports on `ip` (held together while chosen, so they differ).
+fn free_ports_on(ip: std::net::Ipv4Addr, n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| {
+            std::net::TcpListener::bind((ip, 0))
+                .unwrap_or_else(|e| panic!("no free port on {ip}: {e}"))
+        })
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local address").port())
+        .collect()
 }
 
 impl TestCluster {
@@ -184,11 +190,12 @@ impl TestCluster {
     /// Choose addresses for node `id` (and its proxy route).
     fn declare(&mut self, id: u64) {
         let ip = node_ip(id);
-        let http = SocketAddr::from((ip, free_port_on(ip)));
-        let raft_listen = SocketAddr::from((ip, free_port_on(ip)));
+        let ports = free_ports_on(ip, 3);
+        let http = SocketAddr::from((ip, ports[0]));
+        let raft_listen = SocketAddr::from((ip, ports[1]));
         let raft = match &self.proxy {
             Some(proxy) => {
-                let raft = SocketAddr::from((ip, free_port_on(ip)));
+                let raft = SocketAddr::from((ip, ports[2]));
                 proxy.add_route(id, raft, raft_listen);
                 raft
             }

@@ -307,6 +307,12 @@ async fn isolate(
     let lonely_status = cluster.status(isolated).await.unwrap_or(Value::Null);
     let lonely_ready = readyz(&lonely).await;
     let proxy_stats = cluster.proxy.as_ref().unwrap().stats();
+    // The proxy tells nodes apart by source IP: if nodes did not bind their outgoing internal
+    // connections to their own IP, nothing would have been cut.
+    assert!(
+        proxy_stats.refused + proxy_stats.blackholed > 0,
+        "the partition cut no connection ({proxy_stats:?}): do nodes bind their source IP?"
+    );
 
     cluster.proxy.as_ref().unwrap().heal();
     let healed_at = Instant::now();
