@@ -54,17 +54,25 @@ struct Topology {
     /// None: no partition. Some: a node talks only to nodes of its own group; a node in no group
     /// is alone.
     groups: Option<Vec<Vec<u64>>>,
+    /// Connections cut in one direction only: (from, to).
+    one_way: Vec<(u64, u64)>,
     cut: Option<Cut>,
 }
 
 impl Topology {
     fn allowed(&self, from: Option<u64>, to: u64) -> bool {
-        let (Some(groups), Some(from)) = (&self.groups, from) else {
+        let Some(from) = from else {
             return true;
         };
         if from == to {
             return true;
         }
+        if self.one_way.contains(&(from, to)) {
+            return false;
+        }
+        let Some(groups) = &self.groups else {
+            return true;
+        };
         groups
             .iter()
             .any(|group| group.contains(&from) && group.contains(&to))
@@ -182,6 +190,19 @@ impl FaultProxy {
         self.set(groups, Cut::Blackhole);
     }
 
+    /// Refuse the connections node `from` opens to node `to` (and close those open), leaving the
+    /// other direction alone: e.g. a leader that cannot replicate to a follower that can still
+    /// reach it. Adds to any partition in place; [`heal`](Self::heal) removes it.
+    pub fn cut_one_way(&self, from: u64, to: u64) {
+        {
+            let mut topology = self.shared.topology.lock().unwrap();
+            topology.one_way.push((from, to));
+            topology.cut.get_or_insert(Cut::Refuse);
+        }
+        self.shared.close_forbidden();
+        self.shared.changed.notify_waiters();
+    }
+
     fn set(&self, groups: &[&[u64]], cut: Cut) {
         {
             let mut topology = self.shared.topology.lock().unwrap();
@@ -292,6 +313,17 @@ mod tests {
         assert!(t.allowed(Some(1), 1));
         assert!(t.allowed(None, 1), "the test and the CLI are never cut");
         assert!(!t.allowed(Some(4), 2), "a node in no group is alone");
+    }
+
+    #[test]
+    fn one_way_cuts_one_direction() {
+        let t = Topology {
+            one_way: vec![(1, 2)],
+            ..Default::default()
+        };
+        assert!(!t.allowed(Some(1), 2));
+        assert!(t.allowed(Some(2), 1));
+        assert!(t.allowed(Some(1), 3));
     }
 
     #[test]

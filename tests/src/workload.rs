@@ -69,8 +69,24 @@ pub struct Stats {
     pub deviations: Mutex<Vec<String>>,
 }
 
+/// The wall-clock time (UTC, HH:MM:SS.mmm), to match failures with the nodes' logs.
+pub fn utc_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        now.subsec_millis()
+    )
+}
+
 impl Stats {
     fn fail(&self, message: String) {
+        let message = format!("[{}] {message}", utc_now());
         eprintln!("workload failure: {message}");
         self.failures.lock().unwrap().push(message);
     }
@@ -413,9 +429,10 @@ async fn failed(what: &str, endpoint: &Endpoint, response: reqwest::Response) ->
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let url = response.url().clone();
     let body = response.text().await.unwrap_or_default();
     StepError::Failed(format!(
-        "{what} on node {}: unexpected {status} (location {location:?}): {}",
+        "{what} on node {} ({url}): unexpected {status} (location {location:?}): {}",
         endpoint.id,
         snippet(&body)
     ))
@@ -618,7 +635,7 @@ pub async fn redeem_code(
     .await?;
     if response.status() != 200 {
         let retried = retries > 0;
-        let error = failed("redeem", endpoint, response).await;
+        let error = failed(&format!("redeem for {client_id}"), endpoint, response).await;
         return Err(match (retried, error) {
             (true, StepError::Failed(m)) => StepError::Failed(format!(
                 "{m} -- after 503 answers: a 503'd redemption had been carried out"
@@ -689,8 +706,9 @@ pub async fn refresh_chain(
                     ""
                 };
                 return Refreshed::Failed(format!(
-                    "refresh (rotation {}) on node {}: {status}: {}{why}",
+                    "refresh (rotation {}) of client {} on node {}: {status}: {}{why}",
                     chain.rotations,
+                    chain.client_id,
                     endpoint.id,
                     snippet(&text)
                 ));

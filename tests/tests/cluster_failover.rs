@@ -91,6 +91,74 @@ async fn killing_the_leader_mid_stream_loses_nothing_acknowledged() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_after_leader_killed_under_load_loses_nothing_acknowledged() {
+    let _serial = serial().await;
+    let t0 = Instant::now();
+    let mut cluster = TestCluster::start(3).await;
+    let workload = Workload::start(
+        cluster.pool(),
+        WorkloadOptions {
+            workers: 6,
+            ..Default::default()
+        },
+    );
+    assert!(
+        workload.wait_logins(4, PROGRESS).await,
+        "the stream did not get going: {}\n{}",
+        workload.stats.summary(),
+        cluster.logs()
+    );
+    let mut killed = Vec::new();
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        let leader = cluster.leader().await;
+        let at = Instant::now();
+        cluster.kill(leader);
+        killed.push(leader);
+        let next = cluster.wait_for_leader(&[leader]).await;
+        let failover = at.elapsed();
+        assert!(
+            workload.wait_logins(3, PROGRESS).await && workload.wait_refreshes(3, PROGRESS).await,
+            "the stream stalled after killing leader {leader}: {}\n{}",
+            workload.stats.summary(),
+            cluster.logs()
+        );
+        // Back under load: it catches up while the others keep writing.
+        cluster.restart(leader).await;
+        rounds.push(format!("killed {leader}, {next} led after {failover:?}"));
+    }
+    let stats = workload.stats.clone();
+    let mut ack = workload.stop().await;
+    assert_stream_clean(&cluster, &stats, "leader after leader");
+    let broken = stats.connection_errors.lock().unwrap().clone();
+    assert!(
+        broken.keys().all(|id| killed.contains(id)),
+        "connections broke on nodes never killed: {broken:?}"
+    );
+    let acknowledged = format!(
+        "{} chains, {} codes, {} clients",
+        ack.chains.len(),
+        ack.codes.len(),
+        ack.clients.len()
+    );
+    let problems = verify(&mut ack, &cluster.pool()).await;
+    assert!(
+        problems.is_empty(),
+        "acknowledged state lost after repeated leader kills:\n  {}\n{}",
+        problems.join("\n  "),
+        cluster.logs()
+    );
+    let (digest, index) = cluster.wait_converged().await;
+    eprintln!(
+        "leader after leader: {}; stream: {}; acknowledged: {acknowledged}; converged at {index} \
+         ({digest}); total {:?}",
+        rounds.join("; "),
+        stats.summary(),
+        t0.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_loses_nothing_acknowledged() {
     let _serial = serial().await;
     let t0 = Instant::now();

@@ -122,7 +122,7 @@ async fn judge_minority(
         Ok(Err(e)) => panic!("{e}"),
         Err(_) => {
             findings.push(format!(
-                "{what} on node {node} (minority): no answer in {BOUND:?}"
+                "{what} on node {node} (cut off): no answer in {BOUND:?}"
             ));
             Some(handle)
         }
@@ -148,13 +148,13 @@ fn judge_answer(node: u64, answer: &MinorityAnswer, findings: &mut Vec<String>) 
                 && content_type.starts_with("application/json")
                 && body["error"] == "temporarily_unavailable" => {}
         Some(_) => findings.push(format!(
-            "{} on node {node} (minority) answered {} after {:?}",
+            "{} on node {node} (cut off) answered {} after {:?}",
             answer.what,
             short(&answer.answer),
             answer.took
         )),
         None => findings.push(format!(
-            "{} on node {node} (minority) never answered (90 s)",
+            "{} on node {node} (cut off) never answered (90 s)",
             answer.what
         )),
     }
@@ -394,6 +394,81 @@ async fn a_follower_cut_off_by_lost_packets_refuses_writes_and_rejoins() {
     assert!(
         findings.is_empty(),
         "isolated follower:\n  {}\n{report}\n{}",
+        findings.join("\n  "),
+        cluster.logs()
+    );
+}
+
+/// A node that can reach the leader but receives no log (the leader's connections to it are cut,
+/// and it cannot win an election): what it does not have yet, it must not deny. A client
+/// registered after the cut gets 503 through it, never "unknown client" (which makes real
+/// clients throw their registration and tokens away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_catch_up_says_503_rather_than_unknown_client() {
+    let _serial = serial().await;
+    let t0 = Instant::now();
+    let mut cluster = TestCluster::start_with_proxy(3).await;
+    let leader = cluster.leader().await;
+    let ids = cluster.ids();
+    let lagging = ids.iter().copied().find(|&i| i != leader).unwrap();
+    let other = ids
+        .iter()
+        .copied()
+        .find(|&i| i != leader && i != lagging)
+        .unwrap();
+    let stats = Stats::default();
+    let behind = cluster.endpoint(lagging);
+
+    {
+        let proxy = cluster.proxy.as_ref().unwrap();
+        proxy.cut_one_way(leader, lagging);
+        proxy.cut_one_way(lagging, other);
+    }
+    // Written through the majority after the cut: the lagging node can ask the leader how far
+    // the log goes, but never receives it.
+    let fresh = sign_in(&cluster, &stats, &cluster.endpoint(other)).await;
+    let lagging_status = cluster.status(lagging).await.unwrap_or(Value::Null);
+    let lagging_ready = readyz(&behind).await;
+
+    let mut findings = Vec::new();
+    let mut report = Vec::new();
+    let sent = Instant::now();
+    let probes = [
+        send_to_minority("refresh", false, refresh_request(&behind, &fresh)),
+        send_to_minority(
+            "authorize",
+            true,
+            http().get(authorize_request_url(&behind, &fresh.client_id)),
+        ),
+    ];
+    let mut pending = Vec::new();
+    for probe in probes {
+        if let Some(h) = judge_minority(lagging, sent, probe, &mut findings, &mut report).await {
+            pending.push(h);
+        }
+    }
+    cluster.proxy.as_ref().unwrap().heal();
+    for handle in pending {
+        let answer = handle.await.unwrap();
+        report.push(format!(
+            "{} finally answered after {:?}: {}",
+            answer.what,
+            answer.took,
+            short(&answer.answer)
+        ));
+    }
+    let (digest, index) = cluster.wait_converged().await;
+    // Caught up, it knows the client, and the token was never rotated.
+    refresh_ok(&cluster, &behind, &fresh).await;
+    eprintln!(
+        "lagging node {lagging} (leader {leader}): status while cut {lagging_status}, readyz \
+         {lagging_ready}; answers: [{}]; converged at {index} ({digest}); total {:?}",
+        report.join("; "),
+        t0.elapsed()
+    );
+    assert!(
+        findings.is_empty(),
+        "a node that cannot catch up:\n  {}\n{}",
         findings.join("\n  "),
         cluster.logs()
     );
