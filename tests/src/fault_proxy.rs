@@ -8,6 +8,8 @@
 //! [`FaultProxy::partition`] splits the nodes into groups: a connection between two groups is
 //! refused (accepted and closed at once), or with [`FaultProxy::partition_blackhole`] accepted and
 //! never answered, as when packets are lost; connections already open across groups are closed.
+//! [`FaultProxy::cut_one_way`] refuses one direction only, and [`FaultProxy::mute_replies`] lets
+//! requests through and drops their answers (the work is done, the sender never hears of it).
 //! [`FaultProxy::heal`] lets everything through again.
 //!
 //! The proxy runs on its own runtime, so a test that blocks its own thread does not stall it.
@@ -17,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -56,10 +59,16 @@ struct Topology {
     groups: Option<Vec<Vec<u64>>>,
     /// Connections cut in one direction only: (from, to).
     one_way: Vec<(u64, u64)>,
+    /// Connections whose requests go through and whose answers are lost: (from, to).
+    muted: Vec<(u64, u64)>,
     cut: Option<Cut>,
 }
 
 impl Topology {
+    fn muted(&self, from: Option<u64>, to: u64) -> bool {
+        from.is_some_and(|from| self.muted.contains(&(from, to)))
+    }
+
     fn allowed(&self, from: Option<u64>, to: u64) -> bool {
         let Some(from) = from else {
             return true;
@@ -82,6 +91,8 @@ impl Topology {
 struct Connection {
     from: Option<u64>,
     to: u64,
+    /// Whether its answers are being dropped (fixed when it was opened).
+    muted: bool,
     task: AbortHandle,
 }
 
@@ -92,6 +103,8 @@ pub struct ProxyStats {
     pub refused: u64,
     pub blackholed: u64,
     pub closed_by_partition: u64,
+    /// Bytes of answers dropped on muted connections.
+    pub muted_bytes: u64,
 }
 
 #[derive(Default)]
@@ -103,6 +116,7 @@ struct Shared {
     refused: AtomicU64,
     blackholed: AtomicU64,
     closed_by_partition: AtomicU64,
+    muted_bytes: AtomicU64,
     /// Woken when the topology changes (blackholed connections wait on it).
     changed: tokio::sync::Notify,
 }
@@ -116,12 +130,12 @@ impl Shared {
         self.topology.lock().unwrap().cut.unwrap_or(Cut::Refuse)
     }
 
-    /// Close every open connection the topology no longer allows.
+    /// Close every open connection the topology no longer allows, or whose muting changed.
     fn close_forbidden(&self) {
         let topology = self.topology.lock().unwrap();
         let mut connections = self.connections.lock().unwrap();
         connections.retain(|_, c| {
-            if topology.allowed(c.from, c.to) {
+            if topology.allowed(c.from, c.to) && topology.muted(c.from, c.to) == c.muted {
                 true
             } else {
                 c.task.abort();
@@ -203,6 +217,13 @@ impl FaultProxy {
         self.shared.changed.notify_waiters();
     }
 
+    /// Let the requests node `from` sends to node `to` through, and drop their answers: the
+    /// request is carried out, the sender never learns it (open connections are closed first).
+    pub fn mute_replies(&self, from: u64, to: u64) {
+        self.shared.topology.lock().unwrap().muted.push((from, to));
+        self.shared.close_forbidden();
+    }
+
     fn set(&self, groups: &[&[u64]], cut: Cut) {
         {
             let mut topology = self.shared.topology.lock().unwrap();
@@ -216,6 +237,8 @@ impl FaultProxy {
     /// Let every connection through again.
     pub fn heal(&self) {
         *self.shared.topology.lock().unwrap() = Topology::default();
+        // Muted connections are closed, so new ones answer again.
+        self.shared.close_forbidden();
         // Blackholed connections are closed, so their senders reconnect.
         self.shared.changed.notify_waiters();
     }
@@ -232,6 +255,7 @@ impl FaultProxy {
             refused: s.refused.load(Ordering::Relaxed),
             blackholed: s.blackholed.load(Ordering::Relaxed),
             closed_by_partition: s.closed_by_partition.load(Ordering::Relaxed),
+            muted_bytes: s.muted_bytes.load(Ordering::Relaxed),
         }
     }
 }
@@ -272,12 +296,29 @@ async fn handle(
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let muted = shared.topology.lock().unwrap().muted(from, to);
     let forward = {
         let shared = shared.clone();
         tokio::spawn(async move {
             if let Ok(mut outbound) = TcpStream::connect(target).await {
                 shared.forwarded.fetch_add(1, Ordering::Relaxed);
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                if muted {
+                    let (mut from_reader, _from_writer) = inbound.split();
+                    let (mut to_reader, mut to_writer) = outbound.split();
+                    let up = tokio::io::copy(&mut from_reader, &mut to_writer);
+                    let down = async {
+                        let mut buf = [0u8; 8192];
+                        while let Ok(n @ 1..) = to_reader.read(&mut buf).await {
+                            shared.muted_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    };
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
+                    }
+                } else {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
             }
             shared.connections.lock().unwrap().remove(&id);
         })
@@ -287,6 +328,7 @@ async fn handle(
         Connection {
             from,
             to,
+            muted,
             task: forward.abort_handle(),
         },
     );

@@ -473,3 +473,103 @@ async fn a_node_that_cannot_catch_up_says_503_rather_than_unknown_client() {
         cluster.logs()
     );
 }
+
+/// A follower forwards a write to the leader, the leader carries it out, and the answer is lost
+/// on the way back. Whatever the follower then tells the client must be true: the new tokens,
+/// or a 503 after which the client's retry with the same token or code still works. A 503 for
+/// a rotation or redemption that did happen makes the retry look like reuse (family revoked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_answer_is_lost_is_not_reported_as_not_done() {
+    let _serial = serial().await;
+    let t0 = Instant::now();
+    let mut cluster = TestCluster::start_with_proxy(3).await;
+    let leader = cluster.leader().await;
+    let ids = cluster.ids();
+    let follower = ids.iter().copied().find(|&i| i != leader).unwrap();
+    let other = ids
+        .iter()
+        .copied()
+        .find(|&i| i != leader && i != follower)
+        .unwrap();
+    let stats = Stats::default();
+    let (via, elsewhere) = (cluster.endpoint(follower), cluster.endpoint(other));
+    let chain = sign_in(&cluster, &stats, &elsewhere).await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (code, verifier) =
+        mcpauth_tests::workload::authorize_flow(&stats, &browser, &elsewhere, &chain.client_id)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+
+    cluster
+        .proxy
+        .as_ref()
+        .unwrap()
+        .mute_replies(follower, leader);
+    let started = Instant::now();
+    let rotated = refresh(&via, &chain.client_id, &chain.refresh_token).await;
+    let rotated = (
+        rotated.status().as_u16(),
+        rotated.text().await.unwrap_or_default(),
+    );
+    let rotate_took = started.elapsed();
+    let started = Instant::now();
+    let redeemed = mcpauth_tests::redeem(&via, &chain.client_id, &code, &verifier).await;
+    let redeemed = (
+        redeemed.status().as_u16(),
+        redeemed.text().await.unwrap_or_default(),
+    );
+    let redeem_took = started.elapsed();
+    let proxy_stats = cluster.proxy.as_ref().unwrap().stats();
+    cluster.proxy.as_ref().unwrap().heal();
+    cluster.wait_converged().await;
+
+    let mut findings = Vec::new();
+    // The client's retry, through another node, of whatever got a 503.
+    let retry_refresh = if rotated.0 == 503 {
+        let r = refresh(&elsewhere, &chain.client_id, &chain.refresh_token).await;
+        Some((r.status().as_u16(), r.text().await.unwrap_or_default()))
+    } else {
+        None
+    };
+    let retry_redeem = if redeemed.0 == 503 {
+        let r = mcpauth_tests::redeem(&elsewhere, &chain.client_id, &code, &verifier).await;
+        Some((r.status().as_u16(), r.text().await.unwrap_or_default()))
+    } else {
+        None
+    };
+    for (what, first, took, retry) in [
+        ("refresh", &rotated, rotate_took, &retry_refresh),
+        ("code redemption", &redeemed, redeem_took, &retry_redeem),
+    ] {
+        match (first.0, retry) {
+            (200, _) => {}
+            (503, Some((200, _))) => {}
+            (503, Some((status, body))) => findings.push(format!(
+                "{what} through node {follower}: 503 after {took:?}, yet it had been carried out: \
+                 the client's retry got {status} {body}"
+            )),
+            (status, _) => findings.push(format!(
+                "{what} through node {follower}: {status} after {took:?}: {}",
+                first.1
+            )),
+        }
+    }
+    eprintln!(
+        "lost answers (node {follower} -> leader {leader}): refresh {} after {rotate_took:?}, \
+         retry {retry_refresh:?}; redemption {} after {redeem_took:?}, retry {retry_redeem:?}; \
+         proxy {proxy_stats:?}; total {:?}",
+        rotated.0,
+        redeemed.0,
+        t0.elapsed()
+    );
+    assert!(
+        findings.is_empty(),
+        "{}\n{}",
+        findings.join("\n"),
+        cluster.logs()
+    );
+}
