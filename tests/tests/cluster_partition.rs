@@ -418,6 +418,10 @@ async fn a_node_that_cannot_catch_up_says_503_rather_than_unknown_client() {
         .unwrap();
     let stats = Stats::default();
     let behind = cluster.endpoint(lagging);
+    let elsewhere = cluster.endpoint(other);
+    // A client every node knows.
+    let known = sign_in(&cluster, &stats, &elsewhere).await;
+    cluster.wait_converged().await;
 
     {
         let proxy = cluster.proxy.as_ref().unwrap();
@@ -426,7 +430,22 @@ async fn a_node_that_cannot_catch_up_says_503_rather_than_unknown_client() {
     }
     // Written through the majority after the cut: the lagging node can ask the leader how far
     // the log goes, but never receives it.
-    let fresh = sign_in(&cluster, &stats, &cluster.endpoint(other)).await;
+    let fresh = sign_in(&cluster, &stats, &elsewhere).await;
+    // And a browser session: signed in through the other node after the cut.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    mcpauth_tests::workload::authorize_flow(&stats, &browser, &elsewhere, &known.client_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let session = {
+        use reqwest::cookie::CookieStore;
+        let url = url::Url::parse(&elsewhere.base).unwrap();
+        jar.cookies(&url).expect("session cookie")
+    };
     let lagging_status = cluster.status(lagging).await.unwrap_or(Value::Null);
     let lagging_ready = readyz(&behind).await;
 
@@ -439,6 +458,14 @@ async fn a_node_that_cannot_catch_up_says_503_rather_than_unknown_client() {
             "authorize",
             true,
             http().get(authorize_request_url(&behind, &fresh.client_id)),
+        ),
+        // The same browser session, as a load balancer would send it to the lagging node.
+        send_to_minority(
+            "authorize with a session from after the cut",
+            true,
+            http()
+                .get(authorize_request_url(&behind, &known.client_id))
+                .header("cookie", session),
         ),
     ];
     let mut pending = Vec::new();
