@@ -16,6 +16,51 @@ fn sorted(value: &Value) -> Vec<u64> {
     ids
 }
 
+/// GET /cluster/status answers every field the spec lists, with its type.
+fn check_status_shape(status: &Value, leader: bool) {
+    let id = status["id"].as_u64().expect("id");
+    assert!(
+        ["Leader", "Follower", "Learner", "Candidate", "Shutdown"]
+            .contains(&status["state"].as_str().unwrap_or("")),
+        "{status}"
+    );
+    assert_eq!(status["state"] == "Leader", leader, "{status}");
+    for key in ["term", "last_log_index", "applied_index", "digest_index"] {
+        assert!(status[key].is_u64(), "node {id}: {key} in {status}");
+    }
+    for key in ["leader", "snapshot_index", "purged_index"] {
+        assert!(
+            status.get(key).is_some_and(|v| v.is_u64() || v.is_null()),
+            "node {id}: {key} in {status}"
+        );
+    }
+    assert!(
+        status["voters"].is_array() && status["learners"].is_array(),
+        "{status}"
+    );
+    let nodes = status["nodes"].as_object().expect("nodes");
+    assert!(
+        nodes
+            .values()
+            .all(|a| a.as_str().is_some_and(|a| a.contains(':'))),
+        "{status}"
+    );
+    let digest = status["digest"].as_str().expect("digest");
+    assert!(
+        digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+        "digest: {digest}"
+    );
+    if leader {
+        let replication = status["replication"].as_object().expect("replication");
+        assert!(
+            replication.len() == 3 && replication.values().all(Value::is_u64),
+            "{status}"
+        );
+    } else {
+        assert!(status["replication"].is_null(), "{status}");
+    }
+}
+
 /// Sign in once through every node; answers what was acknowledged.
 async fn sign_in_everywhere(cluster: &TestCluster) -> Acknowledged {
     let stats = Stats::default();
@@ -44,6 +89,12 @@ async fn nodes_started_all_at_once_in_any_order_form_one_cluster() {
         let status = cluster.status_of(id).await;
         assert_eq!(sorted(&status["voters"]), [1, 2, 3], "node {id}: {status}");
         assert_eq!(status["leader"], leader, "node {id}: {status}");
+        check_status_shape(&status, id == leader);
+        // Relative paths in cluster.toml are relative to its directory.
+        assert!(
+            cluster.dir().join(format!("node{id}")).is_dir(),
+            "node {id}'s data_dir is not next to cluster.toml"
+        );
     }
     // One cluster, one key: a sign-in through each node, and each token verifies everywhere.
     let mut ack = sign_in_everywhere(&cluster).await;
