@@ -73,7 +73,11 @@ impl Cluster {
                         .await
                     {
                         Ok(done) => {
-                            self.catch_up(done.log_index).await;
+                            // Committed whatever happens next; if this node lags, a later
+                            // read here waits for the entry through sync_if_missing.
+                            if !self.catch_up(done.log_index).await {
+                                tracing::debug!(kind, index = done.log_index, "not yet applied here");
+                            }
                             return Ok(done.outcome);
                         }
                         Err(ForwardError::Refused(ForwardRefusal::Fatal(e))) => {
@@ -97,9 +101,12 @@ impl Cluster {
     }
 
     /// Wait (bounded) until this node has applied `index`, so what a caller just wrote through
-    /// the leader is visible to its next read here.
-    async fn catch_up(&self, index: u64) {
-        let _ = tokio::time::timeout(CATCH_UP_DEADLINE, self.view.wait_applied(index)).await;
+    /// the leader is visible to its next read here. Answers whether it got there.
+    async fn catch_up(&self, index: u64) -> bool {
+        matches!(
+            tokio::time::timeout(CATCH_UP_DEADLINE, self.view.wait_applied(index)).await,
+            Ok(Ok(()))
+        )
     }
 
     /// Read the local state machine (only what has been applied on this node).
@@ -119,8 +126,14 @@ impl Cluster {
             return Ok(());
         }
         let index = self.read_index().await?;
-        self.catch_up(index).await;
-        Ok(())
+        if self.catch_up(index).await {
+            Ok(())
+        } else {
+            // Answering "unknown" from a node that lags would be wrong: say it cannot answer.
+            Err(ProposeError::Unavailable(format!(
+                "this node has not applied the log up to {index} yet"
+            )))
+        }
     }
 
     /// The leader's commit index for a linearizable read (the leader answers for itself).
