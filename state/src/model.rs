@@ -114,7 +114,14 @@ pub struct RefreshFamily {
     pub idle_expires_at: UnixTime,
     pub created_at: UnixTime,
     pub rotations: u64,
+    /// The most recently rotated-out tokens, newest last, at most [`RETIRED_KEPT`]: presenting
+    /// one is reuse and revokes the family. Older ones are forgotten (then they are merely
+    /// unknown), so a long-lived family's state stays bounded.
+    pub retired: Vec<Digest>,
 }
+
+/// How many rotated-out refresh tokens a family remembers for reuse detection.
+pub const RETIRED_KEPT: usize = 16;
 
 /// A signing key: the public part in clear, the private part sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

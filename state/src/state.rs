@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::Command;
 use crate::model::{
     AuthCode, Client, Consent, Digest, FamilyId, Grant, RefreshFamily, Session, Settings,
-    SigningKey, UnixTime, User,
+    SigningKey, UnixTime, User, RETIRED_KEPT,
 };
 use crate::outcome::{Outcome, PurgeCounts, Refusal};
 
@@ -294,6 +294,7 @@ impl State {
                 idle_expires_at: refresh_idle_expires_at,
                 created_at: attempt.now,
                 rotations: 0,
+                retired: Vec::new(),
             },
         );
         self.refresh_tokens.insert(
@@ -375,6 +376,11 @@ impl State {
             family.current = next;
             family.idle_expires_at = idle_expires_at;
             family.rotations += 1;
+            family.retired.push(*presented);
+            if family.retired.len() > RETIRED_KEPT {
+                let forgotten = family.retired.remove(0);
+                self.refresh_tokens.remove(&forgotten);
+            }
         }
         Outcome::Granted {
             family: family_id,
@@ -384,11 +390,14 @@ impl State {
 
     /// Remove a family and every token digest of it. Returns whether it existed.
     fn revoke_family(&mut self, family: FamilyId) -> bool {
-        if self.families.remove(&family).is_none() {
+        let Some(removed) = self.families.remove(&family) else {
             return false;
+        };
+        // The family knows every digest of it still indexed: no scan of all tokens.
+        self.refresh_tokens.remove(&removed.current);
+        for digest in &removed.retired {
+            self.refresh_tokens.remove(digest);
         }
-        self.refresh_tokens
-            .retain(|_, entry| entry.family != family);
         true
     }
 

@@ -1694,3 +1694,42 @@ fn a_retried_rotation_gets_the_same_grant_and_revokes_nothing() {
         })
     );
 }
+
+#[test]
+fn a_family_remembers_only_its_most_recent_retired_tokens() {
+    let (mut state, family) = with_family();
+    let digest = |i: u8| [100 + i; 32];
+    let mut presented = REFRESH_1;
+    for i in 0..20u8 {
+        granted(
+            &mut state,
+            &rotate(presented, CLIENT, digest(i), T0 + 10 + u64::from(i)),
+        );
+        presented = digest(i);
+    }
+    // 21 tokens were issued; the index holds the current one and the 16 most recent retired.
+    assert_eq!(
+        state.counts().refresh_tokens,
+        1 + mcpauth_state::RETIRED_KEPT
+    );
+    assert_eq!(
+        state.family(family).unwrap().retired.len(),
+        mcpauth_state::RETIRED_KEPT
+    );
+    // The oldest are forgotten: unknown, and nothing is revoked.
+    let before = state.clone();
+    assert_eq!(
+        state.apply(&rotate(REFRESH_1, CLIENT, [250u8; 32], T0 + 100)),
+        Outcome::Refused(Refusal::UnknownRefreshToken)
+    );
+    assert_eq!(state, before);
+    // A recent one is reuse, and revokes the family with every digest it indexed.
+    assert_eq!(
+        state.apply(&rotate(digest(10), CLIENT, [251u8; 32], T0 + 100)),
+        Outcome::Refused(Refusal::RefreshReused {
+            revoked_family: family
+        })
+    );
+    assert_eq!(state.counts().refresh_tokens, 0);
+    assert_eq!(state.counts().refresh_families, 0);
+}
