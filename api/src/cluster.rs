@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use mcpauth_raft::{ClusterClient, ForwardError, ForwardRefusal, Raft, StateView};
+use mcpauth_raft::{ClusterClient, ForwardError, ForwardRefusal, Proposer, Raft, StateView};
 use mcpauth_state::{Command, Outcome, State};
 
 /// How long a write may look for a leader before the caller is told the cluster is unavailable.
@@ -27,11 +27,22 @@ pub struct Cluster {
     raft: Raft,
     view: StateView,
     client: ClusterClient,
+    proposer: Proposer,
 }
 
 impl Cluster {
-    pub fn new(raft: Raft, view: StateView, client: ClusterClient) -> Self {
-        Self { raft, view, client }
+    pub fn new(raft: Raft, view: StateView, client: ClusterClient, proposer: Proposer) -> Self {
+        Self {
+            raft,
+            view,
+            client,
+            proposer,
+        }
+    }
+
+    /// The group-commit proposer (forwarded writes go through it on the leader).
+    pub fn proposer(&self) -> &Proposer {
+        &self.proposer
     }
 
     pub fn raft(&self) -> &Raft {
@@ -56,7 +67,7 @@ impl Cluster {
         let mut backoff = Duration::from_millis(20);
         let mut last_problem = String::from("no leader elected");
         loop {
-            match mcpauth_raft::write_locally(&self.raft, command.clone()).await {
+            match self.proposer.write(command.clone()).await {
                 Ok(done) => return Ok(done.outcome),
                 Err(ForwardRefusal::Fatal(e)) => {
                     tracing::error!(kind, error = %e, "raft fatal error");
@@ -76,7 +87,11 @@ impl Cluster {
                             // Committed whatever happens next; if this node lags, a later
                             // read here waits for the entry through sync_if_missing.
                             if !self.catch_up(done.log_index).await {
-                                tracing::debug!(kind, index = done.log_index, "not yet applied here");
+                                tracing::debug!(
+                                    kind,
+                                    index = done.log_index,
+                                    "not yet applied here"
+                                );
                             }
                             return Ok(done.outcome);
                         }

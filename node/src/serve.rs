@@ -17,7 +17,7 @@ use actix_web::{web, App, HttpServer};
 use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
-use mcpauth_raft::{BasicNode, NetworkFactory, Raft, StateView};
+use mcpauth_raft::{BasicNode, NetworkFactory, Proposer, Raft, StateView};
 
 use crate::secret_files;
 use crate::settings::Settings;
@@ -43,13 +43,13 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
         .map_err(setup("cluster secret"))?;
 
     let raft_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("raft")
         .enable_all()
         .build()
         .map_err(setup("raft runtime"))?;
-    let (raft, view, network) = raft_runtime.block_on(start_raft(&settings, &secret))?;
-    let cluster = Cluster::new(raft.clone(), view, network.cluster_client());
+    let (raft, view, network, proposer) = raft_runtime.block_on(start_raft(&settings, &secret))?;
+    let cluster = Cluster::new(raft.clone(), view, network.cluster_client(), proposer);
 
     let system = actix_web::rt::System::new();
     let result = system.block_on(run(settings, cluster, sealer, secret));
@@ -64,13 +64,17 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
 async fn start_raft(
     settings: &Settings,
     secret: &str,
-) -> Result<(Raft, StateView, NetworkFactory), ServeError> {
+) -> Result<(Raft, StateView, NetworkFactory, Proposer), ServeError> {
     let (log_store, state_machine) =
         mcpauth_raft::open_stores(&settings.data_dir).map_err(setup("opening the stores"))?;
     let view = state_machine.view();
     let config = Arc::new(
-        mcpauth_raft::raft_config(&mcpauth_raft::RaftTuning::default())
-            .map_err(setup("raft config"))?,
+        mcpauth_raft::raft_config(&mcpauth_raft::RaftTuning {
+            snapshot_every_entries: settings.snapshot_every,
+            keep_entries_behind_snapshot: (settings.snapshot_every / 10).max(5),
+            ..mcpauth_raft::RaftTuning::default()
+        })
+        .map_err(setup("raft config"))?,
     );
     let source_ip = settings
         .raft_listen
@@ -88,7 +92,9 @@ async fn start_raft(
     )
     .await
     .map_err(setup("starting raft"))?;
-    Ok((raft, view, network))
+    // Spawned here, on the Raft runtime, like Raft's own tasks.
+    let proposer = Proposer::start(raft.clone());
+    Ok((raft, view, network, proposer))
 }
 
 fn server_config(settings: &Settings) -> ServerConfig {

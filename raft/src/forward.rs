@@ -228,10 +228,14 @@ pub async fn read_index_locally(raft: &Raft) -> Result<u64, ForwardRefusal> {
     }
 }
 
-/// Serve `POST /raft/forward`: decode, commit through the local Raft, encode the reply.
-pub async fn handle_forward(raft: &Raft, body: &[u8]) -> Result<Vec<u8>, bincode::Error> {
+/// Serve `POST /raft/forward`: decode, commit through the local Raft (batched with the other
+/// writes in flight), encode the reply.
+pub async fn handle_forward(
+    proposer: &crate::Proposer,
+    body: &[u8],
+) -> Result<Vec<u8>, bincode::Error> {
     let command: Command = decode_wire(body)?;
-    mcpauth_state::encode(&write_locally(raft, command).await)
+    mcpauth_state::encode(&proposer.write(command).await)
 }
 
 /// Serve `GET /raft/read-index`.

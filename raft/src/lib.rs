@@ -36,6 +36,7 @@
 // the trait boundary would buy nothing. Errors are the rare path here.
 #![allow(clippy::result_large_err)]
 
+mod batcher;
 mod blocking;
 mod config;
 mod flusher;
@@ -50,6 +51,7 @@ mod state_view;
 mod store;
 mod type_config;
 
+pub use batcher::{Proposer, MAX_BATCH};
 pub use config::{raft_config, RaftTuning, MAX_PAYLOAD_ENTRIES, SNAPSHOT_CHUNK_BYTES};
 pub use forward::{
     handle_forward, handle_read_index, read_index_locally, write_locally, ClusterClient,

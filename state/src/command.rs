@@ -68,6 +68,9 @@ pub enum Command {
         now: UnixTime,
         unclaimed_client_ttl: u64,
     },
+    /// Several commands in one log entry (group commit): applied in order, each judged as if
+    /// it were its own entry. Never nested.
+    Batch(Vec<Command>),
 }
 
 impl Command {
@@ -85,6 +88,7 @@ impl Command {
             Command::EnsureSigningKey { .. } => "ensure_signing_key",
             Command::SetSettings { .. } => "set_settings",
             Command::Purge { .. } => "purge",
+            Command::Batch(_) => "batch",
         }
     }
 }

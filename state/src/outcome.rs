@@ -16,6 +16,8 @@ pub enum Outcome {
     Purged(PurgeCounts),
     /// The state machine refused the command; nothing changed unless the refusal says so.
     Refused(Refusal),
+    /// The outcomes of a [`crate::Command::Batch`], in order.
+    Batch(Vec<Outcome>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

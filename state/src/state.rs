@@ -162,6 +162,16 @@ impl State {
                 now,
                 unclaimed_client_ttl,
             } => Outcome::Purged(self.purge(*now, *unclaimed_client_ttl)),
+            Command::Batch(commands) => Outcome::Batch(
+                commands
+                    .iter()
+                    .map(|c| match c {
+                        // A nested batch is not a thing proposers build; refuse it whole.
+                        Command::Batch(_) => Outcome::Batch(Vec::new()),
+                        c => self.apply(c),
+                    })
+                    .collect(),
+            ),
         }
     }
 

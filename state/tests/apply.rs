@@ -1733,3 +1733,35 @@ fn a_family_remembers_only_its_most_recent_retired_tokens() {
     assert_eq!(state.counts().refresh_tokens, 0);
     assert_eq!(state.counts().refresh_families, 0);
 }
+
+#[test]
+fn a_batch_applies_its_commands_in_order_exactly_as_separate_entries() {
+    let commands = vec![
+        redeem(CODE, CLIENT, T0 + 1, REFRESH_1),
+        redeem(CODE, CLIENT, T0 + 1, REFRESH_2),
+        rotate(REFRESH_1, CLIENT, REFRESH_3, T0 + 2),
+    ];
+    let mut one_by_one = with_code();
+    let separate: Vec<Outcome> = commands.iter().map(|c| one_by_one.apply(c)).collect();
+    let mut batched = with_code();
+    assert_eq!(
+        batched.apply(&Command::Batch(commands)),
+        Outcome::Batch(separate.clone())
+    );
+    assert_eq!(batched, one_by_one);
+    assert!(matches!(separate[0], Outcome::Granted { .. }));
+    assert!(matches!(
+        separate[1],
+        Outcome::Refused(Refusal::CodeReplayed { .. })
+    ));
+    // A nested batch is refused whole and changes nothing.
+    let before = batched.clone();
+    let nested = Command::Batch(vec![Command::Batch(vec![redeem(
+        CODE, CLIENT, T0, REFRESH_3,
+    )])]);
+    assert_eq!(
+        batched.apply(&nested),
+        Outcome::Batch(vec![Outcome::Batch(vec![])])
+    );
+    assert_eq!(batched, before);
+}

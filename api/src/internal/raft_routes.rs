@@ -61,7 +61,7 @@ pub async fn forward(
     if let Some(refused) = refuse_without_secret(&req, &state) {
         return refused;
     }
-    match mcpauth_raft::handle_forward(state.cluster.raft(), &body).await {
+    match mcpauth_raft::handle_forward(state.cluster.proposer(), &body).await {
         Ok(bytes) => octets(bytes),
         Err(e) => HttpResponse::BadRequest().body(format!("malformed forwarded command: {e}")),
     }
