@@ -6,9 +6,15 @@ use std::time::{Duration, Instant};
 
 use mcpauth_raft::{ClusterClient, ForwardError, ForwardRefusal, Proposer, Raft, StateView};
 use mcpauth_state::{Command, Outcome, State};
+use tokio::sync::broadcast;
 
 /// How long a write may look for a leader before the caller is told the cluster is unavailable.
 const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long one forwarding attempt may wait for the leader's answer before it is retried.
+const FORWARD_ATTEMPT: Duration = Duration::from_secs(2);
+/// A leader that has not heard from a majority for this long is cut off: it must not accept
+/// writes that cannot commit (heartbeats go out every 100 ms).
+const QUORUM_SILENCE_MS: u64 = 1_000;
 /// How long a follower waits to apply what the leader already committed.
 const CATCH_UP_DEADLINE: Duration = Duration::from_secs(2);
 
@@ -20,6 +26,38 @@ pub enum ProposeError {
     /// Raft stopped on this node (storage failure or shutdown).
     #[error("raft is not running on this node: {0}")]
     Fatal(String),
+}
+
+enum Route {
+    Local,
+    LeaderWithoutQuorum,
+    Forward(String),
+    NoLeader,
+}
+
+/// The outcome of `attempt` if this node has applied it already (without waiting).
+fn seen(applied: &mut broadcast::Receiver<(u64, Outcome)>, attempt: u64) -> Option<Outcome> {
+    loop {
+        match applied.try_recv() {
+            Ok((id, outcome)) if id == attempt => return Some(outcome),
+            Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Wait until this node applies `attempt`; None if the channel closed.
+async fn wait_for(
+    applied: &mut broadcast::Receiver<(u64, Outcome)>,
+    attempt: u64,
+) -> Option<Outcome> {
+    loop {
+        match applied.recv().await {
+            Ok((id, outcome)) if id == attempt => return Some(outcome),
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -58,31 +96,48 @@ impl Cluster {
     }
 
     /// Propose a command and wait until it is committed on a majority, flushed, and applied
-    /// (on the leader, and on this node too). A follower forwards it to the leader. When an
-    /// attempt's answer is lost, the same command is proposed again: apply() answers a retried
-    /// attempt as the first time, so a retry never doubles or revokes anything.
+    /// (on the leader, and on this node too). A follower forwards it to the leader.
+    ///
+    /// The command travels tagged with a random attempt id. When an answer is lost (the leader
+    /// crashed, a connection broke, the leader was cut off), the same tagged command is proposed
+    /// again: apply() answers a retried attempt as the first time, so a retry never doubles or
+    /// revokes anything. Meanwhile this node watches its own applied entries for the attempt,
+    /// so a write that was carried out is reported as done even if no answer ever came back.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ProposeError> {
         let kind = command.kind();
+        let attempt: u64 = rand::random();
+        let command = Command::Tagged {
+            attempt,
+            command: Box::new(command),
+        };
+        let mut applied = self.view.applied_attempts();
         let deadline = Instant::now() + WRITE_DEADLINE;
         let mut backoff = Duration::from_millis(20);
         let mut last_problem = String::from("no leader elected");
         loop {
-            match self.proposer.write(command.clone()).await {
-                Ok(done) => return Ok(done.outcome),
-                Err(ForwardRefusal::Fatal(e)) => {
-                    tracing::error!(kind, error = %e, "raft fatal error");
-                    return Err(ProposeError::Fatal(e));
-                }
-                Err(ForwardRefusal::NotLeader {
-                    leader_addr: Some(addr),
-                    leader_id,
-                }) => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    match self
-                        .client
-                        .forward(&addr, &command, remaining.max(Duration::from_millis(100)))
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.route() {
+                Route::Local => {
+                    match tokio::time::timeout(remaining, self.proposer.write(command.clone()))
                         .await
                     {
+                        Ok(Ok(done)) => return Ok(done.outcome),
+                        Ok(Err(ForwardRefusal::Fatal(e))) => {
+                            tracing::error!(kind, error = %e, "raft fatal error");
+                            return Err(ProposeError::Fatal(e));
+                        }
+                        Ok(Err(ForwardRefusal::NotLeader { .. })) => {}
+                        Err(_) => last_problem = "not committed in time".into(),
+                    }
+                }
+                Route::LeaderWithoutQuorum => {
+                    last_problem = "this node leads but has not heard from a majority".into();
+                }
+                Route::Forward(addr) => {
+                    let timeout = remaining
+                        .min(FORWARD_ATTEMPT)
+                        .max(Duration::from_millis(100));
+                    match self.client.forward(&addr, &command, timeout).await {
                         Ok(done) => {
                             // Committed whatever happens next; if this node lags, a later
                             // read here waits for the entry through sync_if_missing.
@@ -96,22 +151,49 @@ impl Cluster {
                             return Ok(done.outcome);
                         }
                         Err(ForwardError::Refused(ForwardRefusal::Fatal(e))) => {
-                            last_problem = format!("leader {leader_id:?}: {e}");
+                            last_problem = format!("leader at {addr}: {e}");
                         }
                         Err(e) => {
-                            tracing::debug!(kind, leader = ?leader_id, error = %e, "forwarding failed; retrying");
+                            tracing::debug!(kind, error = %e, "forwarding failed; retrying");
                             last_problem = e.to_string();
                         }
                     }
                 }
-                Err(ForwardRefusal::NotLeader { .. }) => {}
+                Route::NoLeader => {}
             }
-            if Instant::now() + backoff >= deadline {
-                tracing::warn!(kind, problem = %last_problem, "write not committed: no reachable leader");
+            if let Some(outcome) = seen(&mut applied, attempt) {
+                return Ok(outcome);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(kind, problem = %last_problem, "write not confirmed: no reachable leader");
                 return Err(ProposeError::Unavailable(last_problem));
             }
-            tokio::time::sleep(backoff).await;
+            // Wait before retrying, unless the attempt shows up applied here meanwhile.
+            let pause = backoff.min(deadline - now);
+            if let Ok(Some(outcome)) =
+                tokio::time::timeout(pause, wait_for(&mut applied, attempt)).await
+            {
+                return Ok(outcome);
+            }
             backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Where a write should go now, from this node's Raft metrics.
+    fn route(&self) -> Route {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        match m.current_leader {
+            Some(leader) if leader == m.id => match m.millis_since_quorum_ack {
+                Some(ms) if ms > QUORUM_SILENCE_MS => Route::LeaderWithoutQuorum,
+                _ => Route::Local,
+            },
+            Some(leader) => match m.membership_config.membership().get_node(&leader) {
+                Some(node) => Route::Forward(node.addr.clone()),
+                None => Route::NoLeader,
+            },
+            None => Route::NoLeader,
         }
     }
 

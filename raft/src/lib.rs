@@ -36,6 +36,7 @@
 // the trait boundary would buy nothing. Errors are the rare path here.
 #![allow(clippy::result_large_err)]
 
+mod attempts;
 mod batcher;
 mod blocking;
 mod config;

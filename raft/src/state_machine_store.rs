@@ -18,6 +18,7 @@ use openraft::storage::{RaftStateMachine, SnapshotSignature};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder};
 use tokio::sync::watch;
 
+use crate::attempts::Attempts;
 use crate::blocking::{io_error, run_blocking};
 use crate::snapshot_store::{decode_state, encode_state, SnapshotError, SnapshotStore};
 use crate::state_view::{read_lock, Applied, StateView};
@@ -34,6 +35,7 @@ pub struct StateMachineStore {
     applied_tx: Arc<watch::Sender<u64>>,
     snapshots: SnapshotStore,
     snapshot_seq: Arc<AtomicU64>,
+    attempts: Attempts,
 }
 
 fn snapshot_error(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: &SnapshotError) -> StorageError {
@@ -66,12 +68,17 @@ impl StateMachineStore {
             applied_tx: Arc::new(applied_tx),
             snapshots,
             snapshot_seq: Arc::new(AtomicU64::new(0)),
+            attempts: Attempts::default(),
         })
     }
 
     /// A read handle on the applied state, for the HTTP layer and the actors.
     pub fn view(&self) -> StateView {
-        StateView::new(self.data.clone(), self.applied_tx.subscribe())
+        StateView::new(
+            self.data.clone(),
+            self.applied_tx.subscribe(),
+            self.attempts.clone(),
+        )
     }
 
     /// The write lock. Poisoned means a panic inside `State::apply`: the state may be half
@@ -162,6 +169,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     EntryPayload::Blank => Outcome::Done,
                     EntryPayload::Normal(command) => {
                         let outcome = data.state.apply(&command);
+                        self.attempts.publish(&command, &outcome);
                         tracing::trace!(
                             index = entry.log_id.index,
                             kind = command.kind(),

@@ -41,11 +41,28 @@ pub struct ViewClosed;
 pub struct StateView {
     data: Arc<RwLock<Applied>>,
     applied: watch::Receiver<u64>,
+    attempts: crate::attempts::Attempts,
 }
 
 impl StateView {
-    pub(crate) fn new(data: Arc<RwLock<Applied>>, applied: watch::Receiver<u64>) -> Self {
-        Self { data, applied }
+    pub(crate) fn new(
+        data: Arc<RwLock<Applied>>,
+        applied: watch::Receiver<u64>,
+        attempts: crate::attempts::Attempts,
+    ) -> Self {
+        Self {
+            data,
+            applied,
+            attempts,
+        }
+    }
+
+    /// Outcomes of `Command::Tagged` entries as this node applies them (subscribe before
+    /// proposing): how a node learns a forwarded write's outcome when the answer was lost.
+    pub fn applied_attempts(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<(u64, mcpauth_state::Outcome)> {
+        self.attempts.subscribe()
     }
 
     /// Run `f` on the current state under the read lock. Keep `f` short and never await or

@@ -71,6 +71,10 @@ pub enum Command {
     /// Several commands in one log entry (group commit): applied in order, each judged as if
     /// it were its own entry. Never nested.
     Batch(Vec<Command>),
+    /// A command labelled with the proposing node's attempt id, so that node can recognise the
+    /// entry when it applies it, even if the leader's answer never reached it. Applied as the
+    /// command itself.
+    Tagged { attempt: u64, command: Box<Command> },
 }
 
 impl Command {
@@ -89,6 +93,7 @@ impl Command {
             Command::SetSettings { .. } => "set_settings",
             Command::Purge { .. } => "purge",
             Command::Batch(_) => "batch",
+            Command::Tagged { command, .. } => command.kind(),
         }
     }
 }

@@ -162,6 +162,10 @@ impl State {
                 now,
                 unclaimed_client_ttl,
             } => Outcome::Purged(self.purge(*now, *unclaimed_client_ttl)),
+            Command::Tagged { command, .. } => match command.as_ref() {
+                Command::Tagged { .. } | Command::Batch(_) => Outcome::Batch(Vec::new()),
+                inner => self.apply(inner),
+            },
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .iter()
