@@ -253,17 +253,17 @@ impl Cluster {
     }
 
     /// Whether this node can serve current reads: a leader answers a read index, and this node
-    /// has applied up to it (allowing for entries still in flight under load).
+    /// applies up to it within a moment (a follower that receives no log fails this).
     pub async fn readiness(&self) -> Result<(u64, u64), ProposeError> {
-        const IN_FLIGHT: u64 = 256;
         let index = self.read_index().await?;
+        let reached =
+            tokio::time::timeout(Duration::from_millis(500), self.view.wait_applied(index)).await;
         let applied = *self.view.applied_index().borrow();
-        if applied + IN_FLIGHT >= index {
-            Ok((applied, index))
-        } else {
-            Err(ProposeError::Unavailable(format!(
+        match reached {
+            Ok(Ok(())) => Ok((applied, index)),
+            _ => Err(ProposeError::Unavailable(format!(
                 "catching up: applied {applied} of {index}"
-            )))
+            ))),
         }
     }
 }

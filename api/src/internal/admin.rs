@@ -65,7 +65,8 @@ pub async fn cluster_status(cluster: &Cluster) -> ClusterStatus {
         term: metrics.current_term,
         leader: metrics.current_leader,
         last_log_index: metrics.last_log_index.unwrap_or(0),
-        applied_index: metrics.last_applied.map_or(0, |l| l.index),
+        // The index the digest was taken at: the two agree by construction.
+        applied_index: digest_index,
         snapshot_index: metrics.snapshot.map(|l| l.index),
         purged_index: metrics.purged.map(|l| l.index),
         voters: membership.voter_ids().collect(),
@@ -111,6 +112,20 @@ pub struct NodeRef {
 
 fn refused(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": message.into() }))
+}
+
+/// Membership changes run on the leader: answer here a request without the cluster secret
+/// (refused) or one this node must relay to the leader; None when this node should act.
+async fn unless_leader(
+    req: &HttpRequest,
+    state: &InternalState,
+    path: &str,
+    body: serde_json::Value,
+) -> Option<HttpResponse> {
+    if let Some(refused) = refuse_without_secret(req, state) {
+        return Some(refused);
+    }
+    relay_to_leader(state, path, body).await
 }
 
 /// When this node is not the leader, send the same admin call to the leader and relay its answer.
@@ -172,12 +187,9 @@ pub async fn add_learner(
     state: web::Data<InternalState>,
     body: web::Json<AddLearner>,
 ) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
     let body = body.into_inner();
-    if let Some(relayed) = relay_to_leader(&state, "/cluster/add-learner", json!(body)).await {
-        return relayed;
+    if let Some(answered) = unless_leader(&req, &state, "/cluster/add-learner", json!(body)).await {
+        return answered;
     }
     tracing::info!(node = body.id, addr = %body.raft, "adding a learner");
     match state
@@ -196,12 +208,9 @@ pub async fn promote(
     state: web::Data<InternalState>,
     body: web::Json<NodeRef>,
 ) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
     let body = body.into_inner();
-    if let Some(relayed) = relay_to_leader(&state, "/cluster/promote", json!(body)).await {
-        return relayed;
+    if let Some(answered) = unless_leader(&req, &state, "/cluster/promote", json!(body)).await {
+        return answered;
     }
     tracing::info!(node = body.id, "promoting a learner to voter");
     let change = ChangeMembers::AddVoterIds(BTreeSet::from([body.id]));
@@ -218,12 +227,9 @@ pub async fn remove(
     state: web::Data<InternalState>,
     body: web::Json<NodeRef>,
 ) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
     let body = body.into_inner();
-    if let Some(relayed) = relay_to_leader(&state, "/cluster/remove", json!(body)).await {
-        return relayed;
+    if let Some(answered) = unless_leader(&req, &state, "/cluster/remove", json!(body)).await {
+        return answered;
     }
     let (me, voters, learners, nodes) = {
         let metrics = state.cluster.raft().metrics();
