@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use mcpauth_raft::{ClusterClient, ForwardError, ForwardRefusal, Proposer, Raft, StateView};
+use mcpauth_raft::{
+    ClusterClient, ForwardError, ForwardRefusal, Forwarder, Proposer, Raft, StateView,
+};
 use mcpauth_state::{Command, Outcome, State};
 use tokio::sync::broadcast;
 
@@ -66,15 +68,23 @@ pub struct Cluster {
     view: StateView,
     client: ClusterClient,
     proposer: Proposer,
+    forwarder: Forwarder,
 }
 
 impl Cluster {
-    pub fn new(raft: Raft, view: StateView, client: ClusterClient, proposer: Proposer) -> Self {
+    pub fn new(
+        raft: Raft,
+        view: StateView,
+        client: ClusterClient,
+        proposer: Proposer,
+        forwarder: Forwarder,
+    ) -> Self {
         Self {
             raft,
             view,
             client,
             proposer,
+            forwarder,
         }
     }
 
@@ -137,7 +147,11 @@ impl Cluster {
                     let timeout = remaining
                         .min(FORWARD_ATTEMPT)
                         .max(Duration::from_millis(100));
-                    match self.client.forward(&addr, &command, timeout).await {
+                    match self
+                        .forwarder
+                        .forward(&addr, command.clone(), timeout)
+                        .await
+                    {
                         Ok(done) => {
                             // Committed whatever happens next; if this node lags, a later
                             // read here waits for the entry through sync_if_missing.

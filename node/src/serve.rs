@@ -17,7 +17,7 @@ use actix_web::{web, App, HttpServer};
 use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
-use mcpauth_raft::{BasicNode, NetworkFactory, Proposer, Raft, StateView};
+use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft, StateView};
 
 use crate::secret_files;
 use crate::settings::Settings;
@@ -48,8 +48,15 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(setup("raft runtime"))?;
-    let (raft, view, network, proposer) = raft_runtime.block_on(start_raft(&settings, &secret))?;
-    let cluster = Cluster::new(raft.clone(), view, network.cluster_client(), proposer);
+    let (raft, view, network, proposer, forwarder) =
+        raft_runtime.block_on(start_raft(&settings, &secret))?;
+    let cluster = Cluster::new(
+        raft.clone(),
+        view,
+        network.cluster_client(),
+        proposer,
+        forwarder,
+    );
 
     let system = actix_web::rt::System::new();
     let result = system.block_on(run(settings, cluster, sealer, secret));
@@ -64,7 +71,7 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
 async fn start_raft(
     settings: &Settings,
     secret: &str,
-) -> Result<(Raft, StateView, NetworkFactory, Proposer), ServeError> {
+) -> Result<(Raft, StateView, NetworkFactory, Proposer, Forwarder), ServeError> {
     let (log_store, state_machine) =
         mcpauth_raft::open_stores(&settings.data_dir).map_err(setup("opening the stores"))?;
     let view = state_machine.view();
@@ -94,7 +101,8 @@ async fn start_raft(
     .map_err(setup("starting raft"))?;
     // Spawned here, on the Raft runtime, like Raft's own tasks.
     let proposer = Proposer::start(raft.clone());
-    Ok((raft, view, network, proposer))
+    let forwarder = Forwarder::start(network.cluster_client());
+    Ok((raft, view, network, proposer, forwarder))
 }
 
 fn server_config(settings: &Settings) -> ServerConfig {

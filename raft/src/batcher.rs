@@ -44,44 +44,82 @@ impl Proposer {
     }
 }
 
+/// Who gets which outcomes of a proposed batch: a lone command takes one, a batch forwarded
+/// by a follower takes as many as it carried (answered as `Outcome::Batch`).
+enum Share {
+    One(oneshot::Sender<ForwardReply>),
+    Many(oneshot::Sender<ForwardReply>, usize),
+}
+
 async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
-    let mut waiters: Vec<oneshot::Sender<ForwardReply>> = Vec::with_capacity(MAX_BATCH);
+    let mut shares: Vec<Share> = Vec::with_capacity(MAX_BATCH);
     let mut commands: Vec<Command> = Vec::with_capacity(MAX_BATCH);
-    while let Some((command, waiter)) = rx.recv().await {
-        commands.push(command);
-        waiters.push(waiter);
-        while commands.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok((command, waiter)) => {
-                    commands.push(command);
-                    waiters.push(waiter);
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some((command, waiter)) = next.take() {
+            // A follower's batch is opened up, so batches never nest.
+            match command {
+                Command::Batch(items) => {
+                    shares.push(Share::Many(waiter, items.len()));
+                    commands.extend(items);
                 }
-                Err(_) => break,
+                command => {
+                    shares.push(Share::One(waiter));
+                    commands.push(command);
+                }
+            }
+            if commands.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
             }
         }
-        let proposal = if commands.len() == 1 {
+        let lone = commands.len() == 1 && matches!(shares.first(), Some(Share::One(_)));
+        let proposal = if lone {
             commands.pop().unwrap_or(Command::Batch(Vec::new()))
         } else {
             Command::Batch(std::mem::take(&mut commands))
         };
-        let batched = matches!(proposal, Command::Batch(_));
         let reply = write_locally(&raft, proposal).await;
         match reply {
+            Ok(Forwarded { log_index, outcome }) if lone => {
+                for share in shares.drain(..) {
+                    if let Share::One(waiter) = share {
+                        let _ = waiter.send(Ok(Forwarded {
+                            log_index,
+                            outcome: outcome.clone(),
+                        }));
+                    }
+                }
+            }
             Ok(Forwarded {
                 log_index,
                 outcome: Outcome::Batch(outcomes),
-            }) if batched => {
-                for (waiter, outcome) in waiters.drain(..).zip(outcomes) {
+            }) => {
+                let mut outcomes = outcomes.into_iter();
+                for share in shares.drain(..) {
+                    let (waiter, outcome) = match share {
+                        Share::One(waiter) => (
+                            waiter,
+                            outcomes.next().unwrap_or(Outcome::Batch(Vec::new())),
+                        ),
+                        Share::Many(waiter, n) => {
+                            (waiter, Outcome::Batch(outcomes.by_ref().take(n).collect()))
+                        }
+                    };
                     let _ = waiter.send(Ok(Forwarded { log_index, outcome }));
                 }
             }
             other => {
-                for waiter in waiters.drain(..) {
+                let other = other.and_then(|_| {
+                    Err(ForwardRefusal::Fatal(
+                        "a batch was answered with a lone outcome".into(),
+                    ))
+                });
+                for share in shares.drain(..) {
+                    let (Share::One(waiter) | Share::Many(waiter, _)) = share;
                     let _ = waiter.send(other.clone());
                 }
             }
         }
         commands.clear();
-        waiters.clear();
     }
 }

@@ -42,7 +42,7 @@ pub enum ForwardRefusal {
 pub type ForwardReply = Result<Forwarded, ForwardRefusal>;
 
 /// A forwarded call that did not produce an answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ForwardError {
     /// The request never reached the peer: nothing can have happened there.
     #[error("cannot reach {addr}: {reason}")]

@@ -42,6 +42,7 @@ mod blocking;
 mod config;
 mod flusher;
 mod forward;
+mod forwarder;
 mod log_reader;
 mod log_store;
 mod network;
@@ -58,6 +59,7 @@ pub use forward::{
     handle_forward, handle_read_index, read_index_locally, write_locally, ClusterClient,
     ForwardError, ForwardRefusal, ForwardReply, Forwarded, FORWARD_PATH, READ_INDEX_PATH,
 };
+pub use forwarder::Forwarder;
 pub use log_reader::LogReader;
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, NetworkSetupError, PeerClient, PeerError};

@@ -1,0 +1,130 @@
+//! Group forwarding: a follower sends the writes it receives to the leader in batches.
+//!
+//! Each write forwarded on its own costs an HTTP request to the leader. The [`Forwarder`] gathers
+//! the writes that arrive while earlier batches are on their way (at most [`IN_FLIGHT`] batches
+//! at once) and sends them as one `Command::Batch`; the leader's proposer opens the batch up and
+//! proposes its commands with the others it has, and the answer is split back per write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpauth_state::{Command, Outcome};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::batcher::MAX_BATCH;
+use crate::forward::{ClusterClient, ForwardError, ForwardRefusal, Forwarded};
+
+/// Batches on their way to the leader at once.
+pub const IN_FLIGHT: usize = 4;
+
+struct Pending {
+    addr: String,
+    command: Command,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<Forwarded, ForwardError>>,
+}
+
+/// Cheap to clone. Start it on the Raft runtime.
+#[derive(Clone)]
+pub struct Forwarder {
+    tx: mpsc::UnboundedSender<Pending>,
+}
+
+impl Forwarder {
+    pub fn start(client: ClusterClient) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(client, rx));
+        Self { tx }
+    }
+
+    /// Forward `command` to the leader at `addr`, batched with other writes going there.
+    pub async fn forward(
+        &self,
+        addr: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Forwarded, ForwardError> {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || ForwardError::NotSent {
+            addr: addr.to_owned(),
+            reason: "the forwarder stopped".into(),
+        };
+        self.tx
+            .send(Pending {
+                addr: addr.to_owned(),
+                command,
+                timeout,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+async fn run(client: ClusterClient, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Wait for a free slot first: writes arriving meanwhile join this batch.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) if p.addr == batch[0].addr => batch.push(p),
+                Ok(p) => {
+                    // The leader changed under us: send that one on its own.
+                    let client = client.clone();
+                    tokio::spawn(async move { send(&client, vec![p]).await });
+                }
+                Err(_) => break,
+            }
+        }
+        let client = client.clone();
+        tokio::spawn(async move {
+            send(&client, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn send(client: &ClusterClient, mut batch: Vec<Pending>) {
+    if batch.len() == 1 {
+        if let Some(p) = batch.pop() {
+            let answer = client.forward(&p.addr, &p.command, p.timeout).await;
+            let _ = p.reply.send(answer);
+        }
+        return;
+    }
+    let addr = batch[0].addr.clone();
+    let timeout = batch.iter().map(|p| p.timeout).max().unwrap_or_default();
+    let (commands, replies): (Vec<Command>, Vec<_>) =
+        batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+    let count = commands.len();
+    match client
+        .forward(&addr, &Command::Batch(commands), timeout)
+        .await
+    {
+        Ok(Forwarded {
+            log_index,
+            outcome: Outcome::Batch(outcomes),
+        }) if outcomes.len() == count => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(Forwarded { log_index, outcome }));
+            }
+        }
+        Ok(_) => {
+            let e = ForwardError::Refused(ForwardRefusal::Fatal(
+                "the leader answered a batch with the wrong number of outcomes".into(),
+            ));
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
