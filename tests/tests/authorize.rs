@@ -324,13 +324,7 @@ async fn login_page_rules() {
     let response = browser.post_form(&setup.node.url("/login"), &fields).await;
     assert_eq!(response.status(), 303);
     assert!(location(&response).starts_with("/authorize?"));
-    let session = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("mcpauth_session="))
-        .expect("a session cookie");
+    let session = set_session_cookie(&response).expect("a session cookie");
     assert!(session.contains("HttpOnly"));
     assert!(session.contains("SameSite=Lax"));
 }
@@ -355,19 +349,7 @@ async fn a_new_session_id_after_every_login() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("mcpauth_session="))
-        .unwrap();
-    let second = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("mcpauth_session=")
-        .to_owned();
+    let second = session_id(&response);
     assert_ne!(first, second);
     // The old session no longer signs anyone in.
     let old = reqwest::Client::builder()
@@ -400,13 +382,22 @@ async fn session_cookie_value(browser: &Browser, setup: &Setup) -> String {
             ADMIN_PASSWORD,
         )
         .await;
-    let cookie = response
+    session_id(&response)
+}
+
+/// The `Set-Cookie` header that sets the session cookie, if any.
+fn set_session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
         .headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("mcpauth_session="))
-        .unwrap();
+}
+
+/// The session id a login response sets.
+fn session_id(response: &reqwest::Response) -> String {
+    let cookie = set_session_cookie(response).expect("a session cookie");
     cookie
         .split(';')
         .next()
