@@ -73,9 +73,19 @@ impl Operator {
     }
 
     async fn node_status(&self, addr: &str) -> Result<ClusterStatus, String> {
+        self.fetch_status(addr, "/cluster/status").await
+    }
+
+    /// Without the state digest: for polling progress and leadership.
+    async fn node_progress(&self, addr: &str) -> Result<ClusterStatus, String> {
+        self.fetch_status(addr, "/cluster/status?digest=false")
+            .await
+    }
+
+    async fn fetch_status(&self, addr: &str, path: &str) -> Result<ClusterStatus, String> {
         match self
             .client
-            .json(Method::GET, addr, "/cluster/status", None, CALL_TIMEOUT)
+            .json(Method::GET, addr, path, None, CALL_TIMEOUT)
             .await
         {
             Ok((200, value)) => serde_json::from_value(value).map_err(|e| e.to_string()),
@@ -197,7 +207,7 @@ impl Operator {
 
     async fn leader_status(&self) -> Option<ClusterStatus> {
         for node in &self.nodes {
-            if let Ok(status) = self.node_status(&node.raft).await {
+            if let Ok(status) = self.node_progress(&node.raft).await {
                 if status.state == "Leader" {
                     return Some(status);
                 }
@@ -205,7 +215,7 @@ impl Operator {
                     .leader
                     .and_then(|l| status.nodes.get(&l.to_string()).cloned())
                 {
-                    if let Ok(leader) = self.node_status(&addr).await {
+                    if let Ok(leader) = self.node_progress(&addr).await {
                         return Some(leader);
                     }
                 }

@@ -199,7 +199,7 @@ async fn initialise_if_new(cluster: Cluster, settings: Settings) {
             .json(
                 mcpauth_raft::reqwest::Method::GET,
                 &peer.raft,
-                "/cluster/status",
+                "/cluster/status?digest=false",
                 None,
                 Duration::from_secs(1),
             )

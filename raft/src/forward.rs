@@ -218,11 +218,11 @@ pub async fn read_index_locally(raft: &Raft) -> Result<u64, ForwardRefusal> {
         Ok(log_id) => Ok(log_id.map_or(0, |l| l.index)),
         Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Err(not_leader(&f)),
         Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e))) => {
+            tracing::debug!(error = %e, "read index: no quorum");
             Err(ForwardRefusal::NotLeader {
                 leader_id: None,
                 leader_addr: None,
             })
-            .inspect_err(|_| tracing::debug!(error = %e, "read index: no quorum"))
         }
         Err(RaftError::Fatal(e)) => Err(ForwardRefusal::Fatal(e.to_string())),
     }

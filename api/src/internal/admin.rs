@@ -38,19 +38,25 @@ pub struct ClusterStatus {
     pub digest_index: u64,
 }
 
-/// This node's status.
-pub async fn cluster_status(cluster: &Cluster) -> ClusterStatus {
+/// This node's status. The digest costs a copy and an encoding of the whole state, so callers
+/// that only poll progress or leadership leave it out (`digest` empty).
+pub async fn cluster_status(cluster: &Cluster, with_digest: bool) -> ClusterStatus {
     let initialized = cluster.raft().is_initialized().await.unwrap_or(false);
     let metrics = cluster.raft().metrics().borrow().clone();
     let membership = metrics.membership_config.membership();
-    let (state, digest_index) = cluster.view().read_at(|s, index| (s.clone(), index));
-    let digest = web::block(move || {
-        mcpauth_state::encode(&state)
-            .map(|bytes| hex(&Sha256::digest(bytes)))
-            .unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default();
+    let (digest, digest_index) = if with_digest {
+        let (state, index) = cluster.view().read_at(|s, index| (s.clone(), index));
+        let digest = web::block(move || {
+            mcpauth_state::encode(&state)
+                .map(|bytes| hex(&Sha256::digest(bytes)))
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        (digest, index)
+    } else {
+        (String::new(), *cluster.view().applied_index().borrow())
+    };
     ClusterStatus {
         id: metrics.id,
         initialized,
@@ -89,11 +95,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub async fn status(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    /// `?digest=false` skips the state digest (cheap polling).
+    digest: Option<bool>,
+}
+
+pub async fn status(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    query: web::Query<StatusQuery>,
+) -> HttpResponse {
     if let Some(refused) = refuse_without_secret(&req, &state) {
         return refused;
     }
-    HttpResponse::Ok().json(cluster_status(&state.cluster).await)
+    let with_digest = query.digest.unwrap_or(true);
+    HttpResponse::Ok().json(cluster_status(&state.cluster, with_digest).await)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -294,7 +311,7 @@ async fn follows_me(state: &InternalState, addr: Option<&String>, me: u64) -> bo
         .json(
             mcpauth_raft::reqwest::Method::GET,
             addr,
-            "/cluster/status",
+            "/cluster/status?digest=false",
             None,
             Duration::from_secs(1),
         )
