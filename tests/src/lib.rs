@@ -196,6 +196,18 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// GET a URL and parse its JSON body (panics on failure: for tests).
+pub async fn get_json(url: &str) -> Value {
+    http()
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 /// Register a client; returns the 201 body.
 pub async fn register(node: &impl Target, metadata: Value) -> Value {
     let response = http()

@@ -153,14 +153,8 @@ async fn a_write_through_one_node_is_seen_at_once_through_another() {
     // Every node publishes the same metadata (the cluster's issuer) and the same keys.
     let mut jwks = Vec::new();
     for endpoint in [&n1, &n2, &n3] {
-        let metadata: Value = http()
-            .get(endpoint.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let metadata: Value =
+            mcpauth_tests::get_json(&endpoint.url("/.well-known/oauth-authorization-server")).await;
         assert_eq!(metadata["issuer"], cluster.issuer, "node {}", endpoint.id);
         assert_eq!(
             metadata["token_endpoint"],
@@ -168,14 +162,7 @@ async fn a_write_through_one_node_is_seen_at_once_through_another() {
             "node {}",
             endpoint.id
         );
-        let keys: Value = http()
-            .get(endpoint.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let keys: Value = mcpauth_tests::get_json(&endpoint.url("/jwks.json")).await;
         jwks.push(keys);
     }
     assert!(

@@ -49,28 +49,14 @@ async fn metadata_has_what_mcp_clients_require() {
         serde_json::json!(["ES256"])
     );
 
-    let oidc: Value = http()
-        .get(node.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let oidc: Value = mcpauth_tests::get_json(&node.url("/.well-known/openid-configuration")).await;
     assert_eq!(oidc, m, "the OpenID configuration is the same document");
 }
 
 #[tokio::test]
 async fn jwks_publishes_the_es256_signing_key() {
     let node = Node::start().await;
-    let jwks: Value = http()
-        .get(node.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = mcpauth_tests::get_json(&node.url("/jwks.json")).await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     let key = &keys[0];

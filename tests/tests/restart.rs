@@ -1,8 +1,8 @@
 //! Durability: what was acknowledged survives SIGKILL and a restart.
 
 use mcpauth_tests::{
-    http, location, login_and_redeem, pkce, query_of, redeem, refresh, verify_access_token,
-    Browser, Node, REDIRECT_URI, RESOURCE,
+    location, login_and_redeem, pkce, query_of, redeem, refresh, verify_access_token, Browser,
+    Node, REDIRECT_URI, RESOURCE,
 };
 use serde_json::Value;
 
@@ -11,14 +11,7 @@ async fn a_token_issued_before_sigkill_refreshes_after_restart() {
     let mut node = Node::start().await;
     let (client_id, first) = login_and_redeem(&node).await;
     let refresh_token = first["refresh_token"].as_str().unwrap().to_owned();
-    let jwks_before: Value = http()
-        .get(node.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_before: Value = mcpauth_tests::get_json(&node.url("/jwks.json")).await;
 
     // A browser session and its consent, and an unredeemed code, all acknowledged.
     let browser = Browser::new();
@@ -50,14 +43,7 @@ async fn a_token_issued_before_sigkill_refreshes_after_restart() {
             .await
             .is_ok()
     );
-    let jwks_after: Value = http()
-        .get(node.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_after: Value = mcpauth_tests::get_json(&node.url("/jwks.json")).await;
     assert_eq!(jwks_before, jwks_after);
     // The code issued before the kill is redeemable once.
     assert_eq!(

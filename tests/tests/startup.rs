@@ -32,14 +32,8 @@ async fn a_config_file_is_read_and_flags_override_it() {
     ];
     let node = Node::launch(port, dir, args.iter().map(|s| s.to_string()).collect()).await;
     // The issuer came from the file, the listen address from the flag (the file's is unusable).
-    let metadata: Value = http()
-        .get(node.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value =
+        mcpauth_tests::get_json(&node.url("/.well-known/oauth-authorization-server")).await;
     assert_eq!(metadata["issuer"], format!("http://127.0.0.1:{port}"));
     // The resource and the token lifetime came from the file too.
     let client = mcpauth_tests::register_public(&node).await;
