@@ -118,9 +118,17 @@ impl From<&Refusal> for OAuthError {
             Refusal::UnknownClient => ErrorCode::InvalidClient,
             Refusal::ResourceMismatch => ErrorCode::InvalidTarget,
             Refusal::ScopeExceeded => ErrorCode::InvalidScope,
-            Refusal::ClientExists | Refusal::UserExists | Refusal::DuplicateSecret => {
-                return OAuthError::server_error()
-            }
+            // Never the answer to a token request: these come from login and admin paths.
+            Refusal::ClientExists
+            | Refusal::UserExists
+            | Refusal::DuplicateSecret
+            | Refusal::UnknownIdentityProvider
+            | Refusal::AlreadySeeded
+            | Refusal::UnknownUpstreamState
+            | Refusal::UpstreamStateExpired
+            | Refusal::UpstreamStateMismatch
+            | Refusal::UpstreamStateUsed
+            | Refusal::AssertionReplayed => return OAuthError::server_error(),
             Refusal::UnknownCode
             | Refusal::CodeExpired
             | Refusal::CodeReplayed { .. }

@@ -21,7 +21,7 @@ const META_KEY: &[u8] = b"meta";
 const DATA_KEY: &[u8] = b"data";
 
 /// The snapshot format this version writes.
-pub(crate) const SNAPSHOT_FORMAT: u32 = 1;
+pub(crate) const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Why a snapshot could not be read or written.
 #[derive(Debug, thiserror::Error)]

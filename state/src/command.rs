@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::federation::{IdentityProvider, LoginSettings, PendingUpstream, Profile};
 use crate::model::{
     AuthCode, Client, Consent, Digest, Session, Settings, SigningKey, UnixTime, User,
 };
@@ -75,6 +76,46 @@ pub enum Command {
     /// entry when it applies it, even if the leader's answer never reached it. Applied as the
     /// command itself.
     Tagged { attempt: u64, command: Box<Command> },
+    /// Add or replace an identity provider (admin API); it applies on every node at once.
+    PutIdentityProvider { provider: IdentityProvider },
+    /// Remove an identity provider. Refused if unknown.
+    DeleteIdentityProvider { id: String },
+    /// Switch local accounts on or off.
+    SetLoginSettings { login: LoginSettings },
+    /// The config file's providers and login settings, applied on the cluster's first start
+    /// only: refused once seeded, so later starts never undo admin API changes.
+    SeedIdentityProviders {
+        providers: Vec<IdentityProvider>,
+        login: Option<LoginSettings>,
+    },
+    /// A login sent to an upstream provider; `state_digest` is the SHA-256 of its `state`.
+    BeginUpstreamLogin {
+        state_digest: Digest,
+        pending: PendingUpstream,
+    },
+    /// The provider sent the person back: consume the pending login (single use, judged here
+    /// so only one of any concurrent callbacks on any nodes wins). `consumer` is chosen by the
+    /// proposing node, so a retry of the same attempt gets the same answer.
+    ConsumeUpstreamState {
+        state_digest: Digest,
+        provider_id: String,
+        consumer: Digest,
+        now: UnixTime,
+    },
+    /// A SAML assertion was accepted: remember its ID until it expires (replay cache).
+    RecordAssertion {
+        provider_id: String,
+        assertion_id: String,
+        expires_at: UnixTime,
+        consumer: Digest,
+        now: UnixTime,
+    },
+    /// Start a session for a person an upstream provider vouched for, and refresh their profile.
+    CreateFederatedSession {
+        session: Session,
+        profile: Profile,
+        replaces: Option<Digest>,
+    },
 }
 
 impl Command {
@@ -94,6 +135,14 @@ impl Command {
             Command::Purge { .. } => "purge",
             Command::Batch(_) => "batch",
             Command::Tagged { command, .. } => command.kind(),
+            Command::PutIdentityProvider { .. } => "put_identity_provider",
+            Command::DeleteIdentityProvider { .. } => "delete_identity_provider",
+            Command::SetLoginSettings { .. } => "set_login_settings",
+            Command::SeedIdentityProviders { .. } => "seed_identity_providers",
+            Command::BeginUpstreamLogin { .. } => "begin_upstream_login",
+            Command::ConsumeUpstreamState { .. } => "consume_upstream_state",
+            Command::RecordAssertion { .. } => "record_assertion",
+            Command::CreateFederatedSession { .. } => "create_federated_session",
         }
     }
 }

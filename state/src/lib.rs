@@ -7,11 +7,13 @@
 //! apply(): the command carries the attempt, and the [`Outcome`] says whether it won.
 
 mod command;
+mod federation;
 mod model;
 mod outcome;
 mod state;
 
 pub use command::Command;
+pub use federation::{Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile};
 pub use model::*;
 pub use outcome::{Outcome, PurgeCounts, Refusal};
 pub use state::{grant, State, StateCounts};

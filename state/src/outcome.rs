@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::federation::PendingUpstream;
 use crate::model::{FamilyId, Grant, SigningKey};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +19,8 @@ pub enum Outcome {
     Refused(Refusal),
     /// The outcomes of a [`crate::Command::Batch`], in order.
     Batch(Vec<Outcome>),
+    /// A pending upstream login was consumed by this attempt.
+    Upstream(PendingUpstream),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -27,6 +30,9 @@ pub struct PurgeCounts {
     pub families: usize,
     pub retired_refresh_tokens: usize,
     pub clients: usize,
+    pub upstream_states: usize,
+    pub assertions: usize,
+    pub profiles: usize,
 }
 
 /// The domain's refusals. Where a refusal changed something (replay and reuse detection revoke a
@@ -65,4 +71,18 @@ pub enum Refusal {
     RefreshReused { revoked_family: FamilyId },
     #[error("a secret with this digest already exists")]
     DuplicateSecret,
+    #[error("unknown identity provider")]
+    UnknownIdentityProvider,
+    #[error("the identity providers were seeded already")]
+    AlreadySeeded,
+    #[error("unknown or already finished sign-in")]
+    UnknownUpstreamState,
+    #[error("the sign-in took too long")]
+    UpstreamStateExpired,
+    #[error("the sign-in was started with another identity provider")]
+    UpstreamStateMismatch,
+    #[error("the sign-in was already completed")]
+    UpstreamStateUsed,
+    #[error("the SAML assertion was already used")]
+    AssertionReplayed,
 }

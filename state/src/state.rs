@@ -1,10 +1,11 @@
 //! The state machine's data and apply().
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
+use crate::federation::Federation;
 use crate::model::{
     AuthCode, Client, Consent, Digest, FamilyId, Grant, RefreshFamily, Session, Settings,
     SigningKey, UnixTime, User, RETIRED_KEPT,
@@ -34,6 +35,7 @@ pub struct State {
     signing_keys: Vec<SigningKey>,
     settings: Settings,
     next_family: FamilyId,
+    federation: Federation,
 }
 
 impl State {
@@ -60,6 +62,9 @@ impl State {
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
+    pub fn federation(&self) -> &Federation {
+        &self.federation
+    }
     pub fn family(&self, id: FamilyId) -> Option<&RefreshFamily> {
         self.families.get(&id)
     }
@@ -73,6 +78,10 @@ impl State {
             refresh_families: self.families.len(),
             refresh_tokens: self.refresh_tokens.len(),
             signing_keys: self.signing_keys.len(),
+            identity_providers: self.federation.providers().count(),
+            upstream_states: self.federation.pending_count(),
+            assertions: self.federation.assertion_count(),
+            profiles: self.federation.profile_count(),
         }
     }
 
@@ -83,19 +92,7 @@ impl State {
             Command::RegisterClient { client } => self.register_client(client),
             Command::CreateUser { user } => self.create_user(user),
             Command::CreateSession { session, replaces } => {
-                // Judge before changing anything: a refused login must not end the old session.
-                if let Some(existing) = self.sessions.get(&session.id_digest) {
-                    return if existing == session {
-                        Outcome::Done
-                    } else {
-                        Outcome::Refused(Refusal::DuplicateSecret)
-                    };
-                }
-                if let Some(old) = replaces {
-                    self.sessions.remove(old);
-                }
-                self.sessions.insert(session.id_digest, session.clone());
-                Outcome::Done
+                self.create_session(session, replaces.as_ref())
             }
             Command::EndSession { id_digest } => {
                 self.sessions.remove(id_digest);
@@ -166,6 +163,48 @@ impl State {
                 Command::Tagged { .. } | Command::Batch(_) => Outcome::Batch(Vec::new()),
                 inner => self.apply(inner),
             },
+            Command::PutIdentityProvider { provider } => self.federation.put_provider(provider),
+            Command::DeleteIdentityProvider { id } => self.federation.delete_provider(id),
+            Command::SetLoginSettings { login } => self.federation.set_login(*login),
+            Command::SeedIdentityProviders { providers, login } => {
+                self.federation.seed(providers, *login)
+            }
+            Command::BeginUpstreamLogin {
+                state_digest,
+                pending,
+            } => self.federation.begin(state_digest, pending),
+            Command::ConsumeUpstreamState {
+                state_digest,
+                provider_id,
+                consumer,
+                now,
+            } => self
+                .federation
+                .consume(state_digest, provider_id, consumer, *now),
+            Command::RecordAssertion {
+                provider_id,
+                assertion_id,
+                expires_at,
+                consumer,
+                now,
+            } => self.federation.record_assertion(
+                provider_id,
+                assertion_id,
+                *expires_at,
+                consumer,
+                *now,
+            ),
+            Command::CreateFederatedSession {
+                session,
+                profile,
+                replaces,
+            } => {
+                let outcome = self.create_session(session, replaces.as_ref());
+                if outcome == Outcome::Done {
+                    self.federation.upsert_profile(profile);
+                }
+                outcome
+            }
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .iter()
@@ -177,6 +216,22 @@ impl State {
                     .collect(),
             ),
         }
+    }
+
+    fn create_session(&mut self, session: &Session, replaces: Option<&Digest>) -> Outcome {
+        // Judge before changing anything: a refused login must not end the old session.
+        if let Some(existing) = self.sessions.get(&session.id_digest) {
+            return if existing == session {
+                Outcome::Done
+            } else {
+                Outcome::Refused(Refusal::DuplicateSecret)
+            };
+        }
+        if let Some(old) = replaces {
+            self.sessions.remove(old);
+        }
+        self.sessions.insert(session.id_digest, session.clone());
+        Outcome::Done
     }
 
     fn register_client(&mut self, client: &Client) -> Outcome {
@@ -442,6 +497,19 @@ impl State {
         let clients = &self.clients;
         self.consents
             .retain(|(_, client), _| clients.contains_key(client));
+        // A live code counts too: it becomes a family (whose tokens carry the profile) even if
+        // the session that authorised it ended since.
+        let live_subjects: BTreeSet<&str> = self
+            .sessions
+            .values()
+            .map(|s| s.subject.as_str())
+            .chain(self.families.values().map(|f| f.grant.subject.as_str()))
+            .chain(self.codes.values().map(|c| c.grant.subject.as_str()))
+            .collect();
+        let (pending, assertions, profiles) = self.federation.purge(now, &live_subjects);
+        counts.upstream_states = pending;
+        counts.assertions = assertions;
+        counts.profiles = profiles;
         counts
     }
 }
@@ -479,6 +547,10 @@ pub struct StateCounts {
     pub refresh_families: usize,
     pub refresh_tokens: usize,
     pub signing_keys: usize,
+    pub identity_providers: usize,
+    pub upstream_states: usize,
+    pub assertions: usize,
+    pub profiles: usize,
 }
 
 /// Compare without an early exit, so timing does not reveal how much of a PKCE challenge matched.

@@ -1357,6 +1357,7 @@ fn purge_counts_everything_it_removes_across_kinds() {
             // The dead family's token and the live family's expired retired token.
             retired_refresh_tokens: 2,
             clients: 1,
+            ..PurgeCounts::default()
         }
     );
     let counts = state.counts();
@@ -1524,6 +1525,7 @@ fn outcomes_round_trip_through_encode_and_decode() {
             families: 3,
             retired_refresh_tokens: 4,
             clients: 5,
+            ..PurgeCounts::default()
         }),
         Outcome::Refused(Refusal::CodeReplayed {
             revoked_family: Some(3),
