@@ -153,20 +153,25 @@ async fn run(
         bootstrapped.clone(),
     ));
 
-    let state = web::Data::new(AppState {
-        signer: SignerCache::new(sealer),
-        clients: ClientsActor::new(cluster.clone()).start(),
-        codes: CodesActor::new(cluster.clone()).start(),
-        sessions: SessionsActor::new(cluster.clone()).start(),
-        config_actor,
-        cluster,
-        config,
-        bootstrapped,
-    });
-    tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %state.config.issuer, "serving");
+    // The clients, codes and sessions actors only hand commands to Raft and hold no state of
+    // their own, so each worker gets its own: a route then talks to an actor on its own thread,
+    // not to one on the system thread (two thread hand-offs less per request). The config actor
+    // runs the purge schedule and stays one per node.
+    let signer = SignerCache::new(sealer);
+    tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %config.issuer, "serving");
     let public = HttpServer::new(move || {
+        let state = web::Data::new(AppState {
+            signer: signer.clone(),
+            clients: ClientsActor::new(cluster.clone()).start(),
+            codes: CodesActor::new(cluster.clone()).start(),
+            sessions: SessionsActor::new(cluster.clone()).start(),
+            config_actor: config_actor.clone(),
+            cluster: cluster.clone(),
+            config: config.clone(),
+            bootstrapped: bootstrapped.clone(),
+        });
         App::new()
-            .app_data(state.clone())
+            .app_data(state)
             .wrap(actix_web::middleware::from_fn(
                 mcpauth_api::app::bootstrap_gate,
             ))
