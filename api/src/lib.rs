@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod server_config;
 pub mod signer;
 pub mod signer_cache;
+pub mod upstream;
 
 pub use app::{configure, AppState};
 pub use cluster::Cluster;

@@ -1,0 +1,133 @@
+//! Every HTTP call to an identity provider goes through [`Outbound`]: connect and read timeouts,
+//! no redirects followed, https only (plain http on loopback), and a cap on the body read.
+
+use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
+use serde::de::DeserializeOwned;
+
+use super::config::check_endpoint;
+use super::{OutboundLimits, UpstreamError};
+
+/// Cheap to clone (one connection pool per node).
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    client: reqwest::Client,
+    limits: OutboundLimits,
+}
+
+impl Outbound {
+    pub fn new(limits: OutboundLimits) -> Result<Self, reqwest::Error> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            USER_AGENT,
+            reqwest::header::HeaderValue::from_static(concat!(
+                "mcpauth/",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
+        let client = reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .read_timeout(limits.read_timeout)
+            .timeout(limits.connect_timeout + limits.read_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()?;
+        Ok(Self { client, limits })
+    }
+
+    pub fn limits(&self) -> OutboundLimits {
+        self.limits
+    }
+
+    /// Refuse an endpoint that is not https (or loopback http) before any byte is sent.
+    pub fn checked_url(&self, what: &str, url: &str) -> Result<url::Url, UpstreamError> {
+        check_endpoint(what, url).map_err(|e| UpstreamError::Misconfigured(e.0))
+    }
+
+    /// Send `request` (built on [`Outbound::client`]) and read at most the body cap.
+    pub async fn send(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), UpstreamError> {
+        let mut response = request.send().await.map_err(|e| {
+            let reason = if e.is_timeout() {
+                "timed out".to_owned()
+            } else if e.is_connect() {
+                "connection refused or failed".to_owned()
+            } else {
+                "request failed".to_owned()
+            };
+            tracing::warn!(what, error = %e, "upstream call failed");
+            UpstreamError::Unavailable(format!("{what}: {reason}"))
+        })?;
+        let status = response.status();
+        if let Some(len) = response.content_length() {
+            if len as usize > self.limits.max_response_bytes {
+                return Err(UpstreamError::Unavailable(format!(
+                    "{what}: response of {len} bytes is over the {} byte limit",
+                    self.limits.max_response_bytes
+                )));
+            }
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.limits.max_response_bytes {
+                        return Err(UpstreamError::Unavailable(format!(
+                            "{what}: response over the {} byte limit",
+                            self.limits.max_response_bytes
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(what, error = %e, "upstream response unreadable");
+                    return Err(UpstreamError::Unavailable(format!(
+                        "{what}: the response could not be read"
+                    )));
+                }
+            }
+        }
+        Ok((status, body))
+    }
+
+    /// GET a JSON document that must answer 200.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &str,
+    ) -> Result<T, UpstreamError> {
+        let url = self.checked_url(what, url)?;
+        let request = self.client.get(url).header(ACCEPT, "application/json");
+        let (status, body) = self.send(what, request).await?;
+        if !status.is_success() {
+            return Err(UpstreamError::Unavailable(format!(
+                "{what}: answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::Invalid(format!("{what}: not the JSON expected ({e})")))
+    }
+
+    /// GET a text document (SAML metadata) that must answer 200.
+    pub async fn get_text(&self, what: &str, url: &str) -> Result<String, UpstreamError> {
+        let url = self.checked_url(what, url)?;
+        let (status, body) = self.send(what, self.client.get(url)).await?;
+        if !status.is_success() {
+            return Err(UpstreamError::Unavailable(format!(
+                "{what}: answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        String::from_utf8(body)
+            .map_err(|_| UpstreamError::Invalid(format!("{what}: not UTF-8 text")))
+    }
+
+    /// The underlying client, to build requests that [`Outbound::send`] then sends.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}

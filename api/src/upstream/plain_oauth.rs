@@ -1,0 +1,1 @@
+//! Plain OAuth 2.0 providers without OpenID Connect (GitHub). (Being written.)
