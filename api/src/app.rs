@@ -15,8 +15,10 @@ use crate::actors::{ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use crate::cluster::Cluster;
 use crate::error::PageError;
 use crate::routes;
+use crate::sealer::Sealer;
 use crate::server_config::ServerConfig;
 use crate::signer_cache::SignerCache;
+use crate::upstream::Upstreams;
 
 /// What every route can reach: read views (the applied state machine, the cached signer) and
 /// the actors that write through Raft.
@@ -28,6 +30,10 @@ pub struct AppState {
     pub codes: Addr<CodesActor>,
     pub sessions: Addr<SessionsActor>,
     pub config_actor: Addr<ConfigActor>,
+    /// Unseals provider secrets and derives per-login upstream values.
+    pub sealer: Sealer,
+    /// Clients of the organisation's identity providers.
+    pub upstreams: Upstreams,
     /// Set once this node has seen the cluster's signing key, admin user and settings (its
     /// start-up bootstrap succeeded). Until then it must not answer OAuth requests: without
     /// the configured resources it would judge them differently.
@@ -126,6 +132,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(routes::login::login)),
     )
     .service(web::resource("/logout").route(web::post().to(routes::login::logout)))
+    .service(
+        web::resource("/login/{provider}")
+            .route(web::get().to(routes::upstream::start))
+            .route(web::post().to(routes::upstream::directory_login)),
+    )
+    .service(
+        web::resource("/login/{provider}/callback")
+            .route(web::get().to(routes::upstream::callback)),
+    )
+    .service(
+        web::resource("/saml/{provider}/acs").route(web::post().to(routes::upstream::saml_acs)),
+    )
+    .service(
+        web::resource("/saml/{provider}/metadata")
+            .route(web::get().to(routes::upstream::saml_metadata)),
+    )
     .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
     .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)));
 }

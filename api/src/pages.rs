@@ -12,6 +12,27 @@ pub struct LoginPage<'a> {
     pub return_to: &'a str,
     pub client_name: Option<&'a str>,
     pub error: Option<&'a str>,
+    /// Whether the local username/password form is shown.
+    pub local_login: bool,
+    /// The enabled identity providers: (id, display name, link with return_to).
+    pub providers: Vec<ProviderLink>,
+}
+
+/// A sign-in button for one identity provider.
+pub struct ProviderLink {
+    pub id: String,
+    pub name: String,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "directory_login.html")]
+pub struct DirectoryLoginPage<'a> {
+    pub csrf: &'a str,
+    pub return_to: &'a str,
+    pub provider_id: &'a str,
+    pub provider_name: &'a str,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]

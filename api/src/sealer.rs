@@ -21,6 +21,9 @@ pub enum SealError {
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// Keyed derivation of per-login values any node can recompute (upstream PKCE verifier and
+    /// nonce from the login's `state`), so they never have to be stored or replicated.
+    derivation: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -36,6 +39,7 @@ impl Sealer {
         }
         Ok(Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+            derivation: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
         })
     }
 
@@ -53,6 +57,17 @@ impl Sealer {
             )
             .map_err(|_| SealError::Seal)?;
         Ok(Sealed { nonce, ciphertext })
+    }
+
+    /// A secret derived from `input` for `purpose` (HMAC-SHA256 under the seal key), as
+    /// base64url: the same on every node, unknowable without the seal key.
+    pub fn derive(&self, purpose: &str, input: &str) -> String {
+        use base64::Engine;
+        let mut context = ring::hmac::Context::with_key(&self.derivation);
+        context.update(purpose.as_bytes());
+        context.update(&[0]);
+        context.update(input.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(context.sign().as_ref())
     }
 
     pub fn unseal(&self, purpose: &str, sealed: &Sealed) -> Result<Vec<u8>, SealError> {

@@ -16,8 +16,11 @@ use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use mcpauth_api::internal::{configure_internal, InternalState};
+use mcpauth_api::upstream::config::ProviderSpec;
+use mcpauth_api::upstream::Upstreams;
 use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
 use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft, StateView};
+use mcpauth_state::IdentityProvider;
 
 use crate::secret_files;
 use crate::settings::Settings;
@@ -119,9 +122,29 @@ async fn run(
     sealer: Sealer,
     secret: String,
 ) -> Result<(), ServeError> {
+    // The file's providers are checked at every start, so a mistake is reported at once even
+    // when they only seed the cluster's first start.
+    let identity_providers = settings
+        .identity_providers
+        .iter()
+        .cloned()
+        .map(|value| {
+            serde_json::from_value::<ProviderSpec>(value)
+                .map_err(|e| e.to_string())
+                .and_then(|spec| {
+                    let id = spec.id.clone();
+                    spec.into_stored(&sealer, mcpauth_api::clock::now())
+                        .map_err(|e| format!("{id}: {e}"))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
+    let upstreams = Upstreams::new(settings.upstream_limits)
+        .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),
         secret,
+        sealer: sealer.clone(),
     });
     let internal = HttpServer::new(move || {
         App::new()
@@ -150,6 +173,7 @@ async fn run(
     actix_web::rt::spawn(bootstrap(
         config_actor.clone(),
         settings.clone(),
+        identity_providers,
         bootstrapped.clone(),
     ));
 
@@ -157,7 +181,7 @@ async fn run(
     // their own, so each worker gets its own: a route then talks to an actor on its own thread,
     // not to one on the system thread (two thread hand-offs less per request). The config actor
     // runs the purge schedule and stays one per node.
-    let signer = SignerCache::new(sealer);
+    let signer = SignerCache::new(sealer.clone());
     tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %config.issuer, "serving");
     let public = HttpServer::new(move || {
         let state = web::Data::new(AppState {
@@ -166,6 +190,8 @@ async fn run(
             codes: CodesActor::new(cluster.clone()).start(),
             sessions: SessionsActor::new(cluster.clone()).start(),
             config_actor: config_actor.clone(),
+            sealer: sealer.clone(),
+            upstreams: upstreams.clone(),
             cluster: cluster.clone(),
             config: config.clone(),
             bootstrapped: bootstrapped.clone(),
@@ -236,7 +262,12 @@ async fn initialise_if_new(cluster: Cluster, settings: Settings) {
 
 /// Make sure the cluster has its signing key, the admin user and these settings, retrying
 /// until a leader is available.
-async fn bootstrap(config_actor: Addr<ConfigActor>, settings: Settings, done: Arc<AtomicBool>) {
+async fn bootstrap(
+    config_actor: Addr<ConfigActor>,
+    settings: Settings,
+    identity_providers: Vec<IdentityProvider>,
+    done: Arc<AtomicBool>,
+) {
     let admin_password = std::env::var("MCPAUTH_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
@@ -247,6 +278,8 @@ async fn bootstrap(config_actor: Addr<ConfigActor>, settings: Settings, done: Ar
                 resources: settings.resources.clone(),
                 allowed_redirect_schemes: settings.allowed_redirect_schemes.clone(),
             },
+            identity_providers: identity_providers.clone(),
+            local_login: settings.local_login,
         };
         match config_actor.send(message).await {
             Ok(Ok(report)) => {
@@ -259,6 +292,12 @@ async fn bootstrap(config_actor: Addr<ConfigActor>, settings: Settings, done: Ar
                 }
                 if report.signing_key_created {
                     tracing::info!("created the cluster's signing key");
+                }
+                if report.identity_providers_seeded {
+                    tracing::info!(
+                        count = identity_providers.len(),
+                        "identity providers loaded from the config file (first start)"
+                    );
                 }
                 done.store(true, Ordering::Release);
                 return;

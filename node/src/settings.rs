@@ -62,6 +62,22 @@ pub struct FileSettings {
     pub snapshot_every: Option<u64>,
     #[serde(default, rename = "node")]
     pub nodes: Vec<NodeEntry>,
+    /// Identity providers loaded on the cluster's first start only (later: the admin API).
+    #[serde(default, rename = "identity_provider")]
+    pub identity_providers: Vec<toml::Value>,
+    /// Local accounts on the first start (later: the admin API). Default true.
+    pub local_login: Option<bool>,
+    /// Limits on calls to identity providers.
+    pub upstream: Option<UpstreamSettings>,
+}
+
+/// `[upstream]`: timeouts and size cap of every call to an identity provider.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    pub connect_timeout_ms: Option<u64>,
+    pub read_timeout_ms: Option<u64>,
+    pub max_response_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +100,10 @@ pub struct Settings {
     pub snapshot_every: u64,
     /// Every node of the cluster file (this one included): the initial members of a new cluster.
     pub members: Vec<NodeEntry>,
+    /// `[[identity_provider]]` tables as JSON, validated when the cluster is seeded.
+    pub identity_providers: Vec<serde_json::Value>,
+    pub local_login: Option<bool>,
+    pub upstream_limits: mcpauth_api::upstream::OutboundLimits,
 }
 
 impl Settings {
@@ -194,6 +214,16 @@ impl Settings {
                 .unwrap_or_else(mcpauth_api::server_config::default_scopes),
             snapshot_every: args.snapshot_every.or(file.snapshot_every).unwrap_or(5000),
             members,
+            identity_providers: file
+                .identity_providers
+                .into_iter()
+                .map(|v| {
+                    serde_json::to_value(v)
+                        .map_err(|e| SettingsError::Invalid(format!("identity_provider: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+            local_login: file.local_login,
+            upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
         };
         settings.validate()?;
         Ok(settings)
@@ -272,4 +302,19 @@ pub fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
         path: path.to_owned(),
         source,
     })
+}
+
+fn upstream_limits(u: UpstreamSettings) -> mcpauth_api::upstream::OutboundLimits {
+    let default = mcpauth_api::upstream::OutboundLimits::default();
+    mcpauth_api::upstream::OutboundLimits {
+        connect_timeout: u
+            .connect_timeout_ms
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(default.connect_timeout),
+        read_timeout: u
+            .read_timeout_ms
+            .map(std::time::Duration::from_millis)
+            .unwrap_or(default.read_timeout),
+        max_response_bytes: u.max_response_bytes.unwrap_or(default.max_response_bytes),
+    }
 }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use mcpauth_state::{Command, Outcome, Settings, UnixTime, User};
+use mcpauth_state::{Command, IdentityProvider, LoginSettings, Outcome, Settings, UnixTime, User};
 
 use crate::cluster::{Cluster, ProposeError};
 use crate::sealer::Sealer;
@@ -74,6 +74,7 @@ pub struct BootstrapReport {
     pub admin_created: bool,
     pub signing_key_created: bool,
     pub settings_changed: bool,
+    pub identity_providers_seeded: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,10 @@ pub enum BootstrapError {
 pub struct Bootstrap {
     pub admin_password: Option<String>,
     pub settings: Settings,
+    /// The config file's identity providers (validated, secrets sealed) and local-login switch:
+    /// applied on the cluster's first start only.
+    pub identity_providers: Vec<IdentityProvider>,
+    pub local_login: Option<bool>,
 }
 
 impl Handler<Bootstrap> for ConfigActor {
@@ -137,6 +142,19 @@ impl Handler<Bootstrap> for ConfigActor {
                 if !report.admin_created {
                     report.generated_admin_password = None;
                 }
+            }
+            if !cluster.read(|s| s.federation().seeded()) {
+                let seed = Command::SeedIdentityProviders {
+                    providers: msg.identity_providers,
+                    login: msg
+                        .local_login
+                        .map(|local_login| LoginSettings { local_login }),
+                };
+                report.identity_providers_seeded = cluster.propose(seed).await? == Outcome::Done;
+            } else if !msg.identity_providers.is_empty() {
+                tracing::info!(
+                    "identity providers in the config file are not applied: they seed the cluster's first start only; change them with the admin API (mcpauth idp)"
+                );
             }
             if cluster.read(|s| s.settings() != &msg.settings) {
                 cluster

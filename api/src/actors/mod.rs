@@ -12,4 +12,4 @@ mod sessions;
 pub use clients::{ClientsActor, Register};
 pub use codes::{CodesActor, IssueCode, RedeemCode, RotateRefresh};
 pub use config::{Bootstrap, BootstrapReport, ConfigActor};
-pub use sessions::{ConsentTo, Login, LoginError, Logout, SessionsActor};
+pub use sessions::{ConsentTo, Federate, Login, LoginError, Logout, SessionsActor};

@@ -117,3 +117,17 @@ impl Handler<ConsentTo> for SessionsActor {
         })
     }
 }
+
+/// A federated-login step (begin, consume, record an assertion, start the session): proposed
+/// as is; apply() judges it.
+#[derive(Message)]
+#[rtype(result = "Result<Outcome, ProposeError>")]
+pub struct Federate(pub Command);
+
+impl Handler<Federate> for SessionsActor {
+    type Result = ResponseFuture<Result<Outcome, ProposeError>>;
+    fn handle(&mut self, msg: Federate, _: &mut Context<Self>) -> Self::Result {
+        let cluster = self.cluster.clone();
+        Box::pin(async move { cluster.propose(msg.0).await })
+    }
+}

@@ -3,6 +3,7 @@
 //! not is refused with 401 and logged. Never expose this address publicly.
 
 mod admin;
+pub mod identity_providers;
 mod raft_routes;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -16,6 +17,8 @@ pub use admin::{cluster_status, ClusterStatus};
 pub struct InternalState {
     pub cluster: Cluster,
     pub secret: String,
+    /// Seals provider secrets given to the admin API.
+    pub sealer: crate::sealer::Sealer,
 }
 
 /// Refuse (401) a request without the cluster secret, and log who tried.
@@ -58,5 +61,21 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig) {
         .route("/cluster/status", web::get().to(admin::status))
         .route("/cluster/add-learner", web::post().to(admin::add_learner))
         .route("/cluster/promote", web::post().to(admin::promote))
-        .route("/cluster/remove", web::post().to(admin::remove));
+        .route("/cluster/remove", web::post().to(admin::remove))
+        .route(
+            "/admin/identity-providers",
+            web::get().to(identity_providers::list),
+        )
+        .route(
+            "/admin/identity-providers/{id}",
+            web::put().to(identity_providers::put),
+        )
+        .route(
+            "/admin/identity-providers/{id}",
+            web::delete().to(identity_providers::delete),
+        )
+        .route(
+            "/admin/login-settings",
+            web::put().to(identity_providers::put_login_settings),
+        );
 }

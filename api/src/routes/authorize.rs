@@ -355,7 +355,13 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
                     .join(" ")
             })
             .filter(|p| !p.is_empty());
-        let mut login = url::form_urlencoded::Serializer::for_suffix(String::from("/login?"), 7);
+        // With exactly one identity provider and no local accounts there is nothing to choose.
+        let target = match super::login::login_options(&app) {
+            (false, providers) if providers.len() == 1 => format!("/login/{}?", providers[0].0),
+            _ => String::from("/login?"),
+        };
+        let start = target.len();
+        let mut login = url::form_urlencoded::Serializer::for_suffix(target, start);
         login.append_pair("return_to", &params.authorize_path());
         return redirect_response(StatusCode::FOUND, &login.finish());
     };

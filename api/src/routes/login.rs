@@ -6,28 +6,17 @@ use serde::Deserialize;
 
 use super::authorize::AuthorizeParams;
 use super::cookies;
+use super::upstream::checked_return_to;
 use crate::actors::{Login, LoginError, Logout};
 use crate::app::AppState;
 use crate::clock;
 use crate::error::PageError;
-use crate::pages::{self, LoginPage};
+use crate::pages::{self, LoginPage, ProviderLink};
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
     error: Option<String>,
-}
-
-/// Only a path back into our own authorization endpoint is an acceptable return target, so the
-/// login form cannot be turned into an open redirector.
-fn checked_return_to(return_to: Option<&str>) -> Result<&str, PageError> {
-    match return_to {
-        Some(r) if r.starts_with("/authorize?") && !r.contains('\\') => Ok(r),
-        _ => Err(PageError::bad_request(
-            "Invalid sign-in request",
-            "Sign in by starting from your application; this page was opened without a valid request.",
-        )),
-    }
 }
 
 fn client_name_of(app: &AppState, return_to: &str) -> Option<String> {
@@ -41,6 +30,19 @@ fn client_name_of(app: &AppState, return_to: &str) -> Option<String> {
                 .clone()
                 .unwrap_or(c.client_id.clone())
         })
+    })
+}
+
+/// Whether local accounts may sign in, and the enabled identity providers (id, display name).
+pub fn login_options(app: &AppState) -> (bool, Vec<(String, String)>) {
+    app.cluster.read(|s| {
+        let federation = s.federation();
+        let providers = federation
+            .providers()
+            .filter(|p| p.enabled)
+            .map(|p| (p.id.clone(), p.display_name.clone()))
+            .collect();
+        (federation.login_settings().local_login, providers)
     })
 }
 
@@ -59,6 +61,19 @@ pub async fn login_page(
         Some(_) => Some("Sign-in failed. Please try again."),
         None => None,
     };
+    let (local_login, enabled) = login_options(&app);
+    let providers = enabled
+        .into_iter()
+        .map(|(id, name)| {
+            let mut href = url::form_urlencoded::Serializer::new(format!("/login/{id}?"));
+            href.append_pair("return_to", return_to);
+            ProviderLink {
+                href: href.finish(),
+                id,
+                name,
+            }
+        })
+        .collect();
     let mut response = pages::html(
         StatusCode::OK,
         &LoginPage {
@@ -66,6 +81,8 @@ pub async fn login_page(
             return_to,
             client_name: client_name.as_deref(),
             error,
+            local_login,
+            providers,
         },
     );
     if let Some(cookie) = cookie {
@@ -103,6 +120,12 @@ pub async fn login(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let return_to = checked_return_to(form.return_to.as_deref())?.to_owned();
+    if !login_options(&app).0 {
+        return Err(PageError::bad_request(
+            "Local accounts are switched off",
+            "Sign in with your organisation's identity provider instead.",
+        ));
+    }
     if !cookies::csrf_ok(&req, &form.csrf) {
         return Ok(back_to_login(&return_to, "csrf"));
     }

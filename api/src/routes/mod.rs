@@ -7,5 +7,6 @@ pub mod login;
 pub mod metadata;
 pub mod register;
 pub mod token;
+pub mod upstream;
 
 mod cookies;

@@ -130,4 +130,28 @@ impl Outbound {
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
+
+    /// The HTTP client the `openidconnect` and `oauth2` crates call for token requests, with
+    /// our limits and policy.
+    pub async fn token_call(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, oauth2::HttpClientError<reqwest::Error>> {
+        let url = request.uri().to_string();
+        self.checked_url("token endpoint", &url)
+            .map_err(|e| oauth2::HttpClientError::Other(e.to_string()))?;
+        let request: reqwest::Request = request.try_into().map_err(Box::new)?;
+        let (status, body) = self
+            .send(
+                "token endpoint",
+                reqwest::RequestBuilder::from_parts(self.client.clone(), request),
+            )
+            .await
+            .map_err(|e| oauth2::HttpClientError::Other(e.to_string()))?;
+        oauth2::http::Response::builder()
+            .status(status.as_u16())
+            .header("content-type", "application/json")
+            .body(body)
+            .map_err(oauth2::HttpClientError::Http)
+    }
 }

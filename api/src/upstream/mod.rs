@@ -90,3 +90,23 @@ impl Default for OutboundLimits {
         }
     }
 }
+
+/// The clients of the upstream providers one node uses (connection pool, metadata caches).
+/// Cheap to clone; shared by all workers of a node.
+#[derive(Clone, Debug)]
+pub struct Upstreams {
+    pub outbound: http::Outbound,
+    pub oidc: oidc::OidcRp,
+    pub saml: saml::SamlSp,
+}
+
+impl Upstreams {
+    pub fn new(limits: OutboundLimits) -> Result<Self, reqwest::Error> {
+        let outbound = http::Outbound::new(limits)?;
+        Ok(Self {
+            oidc: oidc::OidcRp::new(outbound.clone()),
+            saml: saml::SamlSp::new(outbound.clone()),
+            outbound,
+        })
+    }
+}

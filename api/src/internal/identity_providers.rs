@@ -1,0 +1,195 @@
+//! The admin API for identity providers and login settings (on the internal address, behind
+//! the cluster secret like the rest of the admin API; `mcpauth idp ...` calls it).
+//!
+//! A change is one Raft command: it applies on every node at once, without restart. An invalid
+//! configuration is refused with 400 and a message saying what is wrong, and nothing changes.
+//! Secrets (client secrets, bind passwords) are sealed before they are proposed and are never
+//! returned: a provider shows `secret_set: true` instead.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use mcpauth_state::{Command, IdentityProvider, LoginSettings, Outcome, Refusal};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{refuse_without_secret, InternalState};
+use crate::clock;
+use crate::upstream::config::ProviderSpec;
+
+/// A provider as the admin API shows it: the configuration without its secret.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProviderView {
+    pub id: String,
+    pub kind: String,
+    pub display_name: String,
+    pub enabled: bool,
+    pub config: Value,
+    pub secret_set: bool,
+    pub updated_at: u64,
+}
+
+impl From<&IdentityProvider> for ProviderView {
+    fn from(p: &IdentityProvider) -> Self {
+        let mut config: Value = serde_json::from_str(&p.config_json).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut config {
+            map.remove("kind");
+        }
+        Self {
+            id: p.id.clone(),
+            kind: p.kind.clone(),
+            display_name: p.display_name.clone(),
+            enabled: p.enabled,
+            config,
+            secret_set: p.sealed_secret.is_some(),
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+fn refused(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": message.into() }))
+}
+
+async fn propose(state: &InternalState, command: Command) -> Result<Outcome, HttpResponse> {
+    state.cluster.propose(command).await.map_err(|e| {
+        refused(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )
+    })
+}
+
+/// GET /admin/identity-providers
+pub async fn list(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
+    if let Some(refusal) = refuse_without_secret(&req, &state) {
+        return refusal;
+    }
+    let (providers, login) = state.cluster.read(|s| {
+        let f = s.federation();
+        (
+            f.providers().map(ProviderView::from).collect::<Vec<_>>(),
+            f.login_settings(),
+        )
+    });
+    HttpResponse::Ok().json(json!({
+        "identity_providers": providers,
+        "local_login": login.local_login,
+    }))
+}
+
+/// Validate a provider description into what the state stores.
+pub fn stored_provider(
+    state: &InternalState,
+    id: &str,
+    body: &[u8],
+) -> Result<IdentityProvider, String> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let Value::Object(map) = &mut value else {
+        return Err("the body must be a JSON object".into());
+    };
+    match map.get("id") {
+        None => {
+            map.insert("id".into(), Value::String(id.to_owned()));
+        }
+        Some(Value::String(given)) if given == id => {}
+        Some(_) => return Err("the id in the body differs from the id in the path".into()),
+    }
+    let spec: ProviderSpec =
+        serde_json::from_value(value).map_err(|e| format!("invalid provider: {e}"))?;
+    spec.into_stored(&state.sealer, clock::now())
+        .map_err(|e| format!("invalid provider: {e}"))
+}
+
+/// PUT /admin/identity-providers/{id}: create or replace.
+pub async fn put(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refusal) = refuse_without_secret(&req, &state) {
+        return refusal;
+    }
+    let provider = match stored_provider(&state, &path, &body) {
+        Ok(p) => p,
+        Err(message) => {
+            tracing::info!(provider = %path, %message, "identity provider refused");
+            return refused(actix_web::http::StatusCode::BAD_REQUEST, message);
+        }
+    };
+    let view = ProviderView::from(&provider);
+    match propose(&state, Command::PutIdentityProvider { provider }).await {
+        Ok(Outcome::Done) => {
+            tracing::info!(provider = %view.id, kind = %view.kind, "identity provider saved");
+            HttpResponse::Ok().json(view)
+        }
+        Ok(other) => refused(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// DELETE /admin/identity-providers/{id}
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    if let Some(refusal) = refuse_without_secret(&req, &state) {
+        return refusal;
+    }
+    let command = Command::DeleteIdentityProvider {
+        id: path.into_inner(),
+    };
+    match propose(&state, command).await {
+        Ok(Outcome::Done) => HttpResponse::NoContent().finish(),
+        Ok(Outcome::Refused(Refusal::UnknownIdentityProvider)) => refused(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "no identity provider with this id",
+        ),
+        Ok(other) => refused(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        ),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettingsBody {
+    pub local_login: bool,
+}
+
+/// PUT /admin/login-settings: `{"local_login": false}` switches local accounts off.
+pub async fn put_login_settings(
+    req: HttpRequest,
+    state: web::Data<InternalState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refusal) = refuse_without_secret(&req, &state) {
+        return refusal;
+    }
+    let body: LoginSettingsBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return refused(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                format!("expected {{\"local_login\": true|false}}: {e}"),
+            )
+        }
+    };
+    let login = LoginSettings {
+        local_login: body.local_login,
+    };
+    match propose(&state, Command::SetLoginSettings { login }).await {
+        Ok(Outcome::Done) => HttpResponse::Ok().json(json!({ "local_login": login.local_login })),
+        Ok(other) => refused(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        ),
+        Err(response) => response,
+    }
+}

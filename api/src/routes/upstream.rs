@@ -1,0 +1,581 @@
+//! The browser routes of federated login (see [`crate::upstream`] for the whole flow).
+//!
+//! The upstream `state` (SAML: RelayState) is random, single-use (consumed in apply()), bound
+//! to the pending authorization (`return_to`) and to the browser that started it (a cookie
+//! whose digest the pending login holds), and expires after [`UPSTREAM_LOGIN_TTL`]. It lives in
+//! the replicated state, so the provider may send the person back to any node.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use mcpauth_state::{
+    Command, IdentityProvider, Outcome, PendingUpstream, Profile, Refusal, Session,
+};
+use serde::Deserialize;
+
+use super::cookies;
+use crate::actors::Federate;
+use crate::app::AppState;
+use crate::cluster::ProposeError;
+use crate::error::PageError;
+use crate::pages::{self, DirectoryLoginPage};
+use crate::upstream::config::{ProviderConfig, SECRET_PURPOSE};
+use crate::upstream::oidc::Callback;
+use crate::upstream::saml::SpInfo;
+use crate::upstream::{ldap, plain_oauth, Identity, UpstreamError};
+use crate::{clock, secrets};
+
+/// How long a person may take at their provider.
+pub const UPSTREAM_LOGIN_TTL: u64 = 600;
+/// The cookie binding a pending upstream login to the browser that started it.
+pub const UPSTREAM_COOKIE: &str = "mcpauth_upstream";
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    return_to: Option<String>,
+    error: Option<String>,
+}
+
+/// Only a path back into our own authorization endpoint is an acceptable return target.
+pub fn checked_return_to(return_to: Option<&str>) -> Result<&str, PageError> {
+    match return_to {
+        Some(r) if r.starts_with("/authorize?") && !r.contains('\\') => Ok(r),
+        _ => Err(PageError::bad_request(
+            "Invalid sign-in request",
+            "Sign in by starting from your application; this page was opened without a valid request.",
+        )),
+    }
+}
+
+fn failed(detail: impl Into<String>) -> PageError {
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "Sign-in failed".into(),
+        detail: detail.into(),
+    }
+}
+
+fn upstream_failed(provider: &IdentityProvider, e: &UpstreamError) -> PageError {
+    tracing::info!(provider = %provider.id, error = %e, "upstream login failed");
+    let status = match e {
+        UpstreamError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+        UpstreamError::Misconfigured(_) => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    PageError {
+        status,
+        title: "Sign-in failed".into(),
+        detail: format!(
+            "Signing in with {} did not succeed: {e}. Nothing was issued; start again from your application.",
+            provider.display_name
+        ),
+    }
+}
+
+fn propose_failed(e: ProposeError) -> PageError {
+    PageError::unavailable(e.to_string())
+}
+
+/// An enabled provider of this name, from the replicated state.
+fn provider_named(
+    app: &AppState,
+    id: &str,
+) -> Result<(IdentityProvider, ProviderConfig), PageError> {
+    let provider = app
+        .cluster
+        .read(|s| s.federation().provider(id).cloned())
+        .filter(|p| p.enabled)
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "Unknown sign-in method",
+                "This sign-in method does not exist or is switched off.",
+            )
+        })?;
+    let config = ProviderConfig::of(&provider).map_err(|e| {
+        tracing::error!(provider = %provider.id, error = %e, "stored provider unreadable");
+        PageError::internal()
+    })?;
+    Ok((provider, config))
+}
+
+fn provider_secret(
+    app: &AppState,
+    provider: &IdentityProvider,
+) -> Result<Option<String>, PageError> {
+    match &provider.sealed_secret {
+        None => Ok(None),
+        Some(sealed) => {
+            let bytes = app.sealer.unseal(SECRET_PURPOSE, sealed).map_err(|e| {
+                tracing::error!(provider = %provider.id, error = %e, "provider secret cannot be unsealed");
+                PageError::internal()
+            })?;
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| PageError::internal())
+        }
+    }
+}
+
+fn callback_uri(app: &AppState, provider: &str) -> String {
+    format!("{}/login/{provider}/callback", app.config.issuer)
+}
+
+fn sp_info(app: &AppState, provider: &str, config: &crate::upstream::config::SamlConfig) -> SpInfo {
+    SpInfo {
+        entity_id: config
+            .sp_entity_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/saml/{provider}/metadata", app.config.issuer)),
+        acs_url: format!("{}/saml/{provider}/acs", app.config.issuer),
+    }
+}
+
+fn binding_cookie(app: &AppState, value: String) -> Cookie<'static> {
+    let secure = app.config.secure_cookies();
+    Cookie::build(UPSTREAM_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        // A SAML IdP on another site posts back cross-site: only SameSite=None (https) is sent.
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
+        .secure(secure)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            UPSTREAM_LOGIN_TTL as i64,
+        ))
+        .finish()
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    pages::with_page_headers(HttpResponse::SeeOther())
+        .insert_header(("Location", location))
+        .finish()
+}
+
+/// GET /login/{provider}: send the person to their provider (or show the directory form).
+pub async fn start(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = checked_return_to(query.return_to.as_deref())?.to_owned();
+    let (provider, config) = provider_named(&app, &path)?;
+    if let ProviderConfig::Ldap(_) = config {
+        return Ok(directory_page(
+            &req,
+            &app,
+            &provider,
+            &return_to,
+            query.error.as_deref(),
+        ));
+    }
+    let state = secrets::new_secret();
+    let browser = secrets::new_secret();
+    let now = clock::now();
+    let redirect_uri = callback_uri(&app, &provider.id);
+    let (location, request_id) = match &config {
+        ProviderConfig::Oidc(oidc) => {
+            let url = app
+                .upstreams
+                .oidc
+                .authorization_url(
+                    &provider,
+                    oidc,
+                    &redirect_uri,
+                    &state,
+                    &app.sealer.derive("upstream-pkce", &state),
+                    &app.sealer.derive("upstream-nonce", &state),
+                )
+                .await
+                .map_err(|e| upstream_failed(&provider, &e))?;
+            (url, None)
+        }
+        ProviderConfig::Oauth2(oauth) => {
+            let url = plain_oauth::authorization_url(
+                oauth,
+                &redirect_uri,
+                &state,
+                &app.sealer.derive("upstream-pkce", &state),
+            )
+            .map_err(|e| upstream_failed(&provider, &e))?;
+            (url, None)
+        }
+        ProviderConfig::Saml(saml) => {
+            let sp = sp_info(&app, &provider.id, saml);
+            let (url, id) = app
+                .upstreams
+                .saml
+                .login_redirect(&provider, saml, &sp, &state)
+                .await
+                .map_err(|e| upstream_failed(&provider, &e))?;
+            (url, Some(id))
+        }
+        ProviderConfig::Ldap(_) => return Err(PageError::internal()),
+    };
+    let pending = PendingUpstream {
+        provider_id: provider.id.clone(),
+        return_to,
+        browser_digest: secrets::digest(&browser),
+        request_id,
+        created_at: now,
+        expires_at: now + UPSTREAM_LOGIN_TTL,
+        consumed_by: None,
+    };
+    let begin = Command::BeginUpstreamLogin {
+        state_digest: secrets::digest(&state),
+        pending,
+    };
+    match app.sessions.send(Federate(begin)).await {
+        Ok(Ok(Outcome::Done)) => {}
+        Ok(Ok(other)) => {
+            tracing::error!(?other, "upstream login not recorded");
+            return Err(PageError::internal());
+        }
+        Ok(Err(e)) => return Err(propose_failed(e)),
+        Err(_) => return Err(PageError::internal()),
+    }
+    let mut response = redirect(&location);
+    let _ = response.add_cookie(&binding_cookie(&app, browser));
+    Ok(response)
+}
+
+/// Consume the pending login `state` names, for `provider`, from this browser.
+async fn consume(
+    req: &HttpRequest,
+    app: &AppState,
+    provider: &IdentityProvider,
+    state: Option<&str>,
+) -> Result<PendingUpstream, PageError> {
+    let state = state
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+        .ok_or_else(|| {
+            failed("The identity provider sent you back without the sign-in's state.")
+        })?;
+    let consume = Command::ConsumeUpstreamState {
+        state_digest: secrets::digest(state),
+        provider_id: provider.id.clone(),
+        consumer: secrets::digest(&secrets::new_secret()),
+        now: clock::now(),
+    };
+    let pending = match app.sessions.send(Federate(consume)).await {
+        Ok(Ok(Outcome::Upstream(pending))) => pending,
+        Ok(Ok(Outcome::Refused(refusal))) => {
+            tracing::info!(provider = %provider.id, %refusal, "upstream callback refused");
+            let detail = match refusal {
+                Refusal::UpstreamStateExpired => "The sign-in took more than 10 minutes.",
+                Refusal::UpstreamStateUsed => "This sign-in was already completed.",
+                Refusal::UpstreamStateMismatch => {
+                    "This answer belongs to a sign-in with another provider."
+                }
+                _ => "This sign-in is unknown or already finished.",
+            };
+            return Err(failed(format!(
+                "{detail} Start again from your application."
+            )));
+        }
+        Ok(Ok(other)) => {
+            tracing::error!(?other, "unexpected outcome consuming an upstream state");
+            return Err(PageError::internal());
+        }
+        Ok(Err(e)) => return Err(propose_failed(e)),
+        Err(_) => return Err(PageError::internal()),
+    };
+    let from_this_browser = req
+        .cookie(UPSTREAM_COOKIE)
+        .map(|c| secrets::secrets_equal(&secrets::digest(c.value()), &pending.browser_digest))
+        .unwrap_or(false);
+    if !from_this_browser {
+        tracing::warn!(provider = %provider.id, "upstream callback from another browser");
+        return Err(failed(
+            "This sign-in was started in another browser (or its cookie expired). Start again from your application.",
+        ));
+    }
+    Ok(pending)
+}
+
+/// Start our session for the person the provider vouched for, and go back to /authorize.
+async fn sign_in(
+    req: &HttpRequest,
+    app: &AppState,
+    provider: &IdentityProvider,
+    identity: Identity,
+    return_to: &str,
+) -> Result<HttpResponse, PageError> {
+    let now = clock::now();
+    let subject = identity.our_subject(&provider.id);
+    let session_id = secrets::new_secret();
+    let session = Session {
+        id_digest: secrets::digest(&session_id),
+        subject: subject.clone(),
+        username: identity.display_username(),
+        created_at: now,
+        expires_at: now.saturating_add(app.config.session_ttl),
+    };
+    let profile = Profile {
+        subject,
+        provider_id: provider.id.clone(),
+        email: identity.email,
+        name: identity.name,
+        groups: identity.groups,
+        updated_at: now,
+    };
+    let command = Command::CreateFederatedSession {
+        session,
+        profile,
+        replaces: cookies::session_digest(req),
+    };
+    match app.sessions.send(Federate(command)).await {
+        Ok(Ok(Outcome::Done)) => {}
+        Ok(Ok(other)) => {
+            tracing::error!(?other, "federated session refused");
+            return Err(PageError::internal());
+        }
+        Ok(Err(e)) => return Err(propose_failed(e)),
+        Err(_) => return Err(PageError::internal()),
+    }
+    tracing::info!(provider = %provider.id, "federated sign-in");
+    let mut response = redirect(return_to);
+    let _ = response.add_cookie(&cookies::session_cookie(app, session_id));
+    let mut spent = binding_cookie(app, String::new());
+    spent.make_removal();
+    let _ = response.add_cookie(&spent);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    iss: Option<String>,
+}
+
+/// GET /login/{provider}/callback: the OpenID Connect or OAuth 2.0 provider sends the person back.
+pub async fn callback(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (provider, config) = provider_named(&app, &path)?;
+    let pending = consume(&req, &app, &provider, query.state.as_deref()).await?;
+    if let Some(error) = &query.error {
+        let e = match error.as_str() {
+            "access_denied" => UpstreamError::Denied("you or the provider declined".into()),
+            other => UpstreamError::Denied(format!(
+                "{other}{}",
+                query
+                    .error_description
+                    .as_deref()
+                    .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
+                    .unwrap_or_default()
+            )),
+        };
+        return Err(upstream_failed(&provider, &e));
+    }
+    let code = query
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or_else(|| failed("The identity provider sent you back without a code."))?;
+    let secret = provider_secret(&app, &provider)?;
+    let state = query.state.as_deref().unwrap_or_default();
+    let verifier = app.sealer.derive("upstream-pkce", state);
+    let callback = Callback {
+        code,
+        redirect_uri: &callback_uri(&app, &provider.id),
+        pkce_verifier: &verifier,
+        nonce: &app.sealer.derive("upstream-nonce", state),
+    };
+    let identity = match &config {
+        ProviderConfig::Oidc(oidc) => {
+            // RFC 9207: a provider that names itself must be the one we sent the person to.
+            if let Some(iss) = &query.iss {
+                if iss.trim_end_matches('/') != oidc.issuer.trim_end_matches('/')
+                    && !oidc.issuer_is_template
+                {
+                    return Err(upstream_failed(
+                        &provider,
+                        &UpstreamError::Invalid("the answer names another issuer (iss)".into()),
+                    ));
+                }
+            }
+            app.upstreams
+                .oidc
+                .finish(&provider, oidc, secret.as_deref(), callback)
+                .await
+        }
+        ProviderConfig::Oauth2(oauth) => {
+            plain_oauth::finish(&app.upstreams.outbound, oauth, secret.as_deref(), callback).await
+        }
+        _ => return Err(failed("This sign-in method does not use this callback.")),
+    }
+    .map_err(|e| upstream_failed(&provider, &e))?;
+    sign_in(&req, &app, &provider, identity, &pending.return_to).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SamlPost {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// POST /saml/{provider}/acs: the IdP posts the signed assertion (HTTP-POST binding).
+pub async fn saml_acs(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<SamlPost>,
+) -> Result<HttpResponse, PageError> {
+    let (provider, config) = provider_named(&app, &path)?;
+    let ProviderConfig::Saml(saml) = &config else {
+        return Err(failed("This sign-in method does not use SAML."));
+    };
+    let pending = consume(&req, &app, &provider, form.relay_state.as_deref()).await?;
+    let response = form
+        .saml_response
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| failed("The identity provider posted no SAML response."))?;
+    let expected = pending.request_id.as_deref().unwrap_or_default();
+    let sp = sp_info(&app, &provider.id, saml);
+    let now = clock::now();
+    let verified = app
+        .upstreams
+        .saml
+        .verify(&provider, saml, &sp, response, expected, now)
+        .await
+        .map_err(|e| upstream_failed(&provider, &e))?;
+    let record = Command::RecordAssertion {
+        provider_id: provider.id.clone(),
+        assertion_id: verified.assertion_id.clone(),
+        expires_at: verified.expires_at,
+        consumer: secrets::digest(&secrets::new_secret()),
+        now,
+    };
+    match app.sessions.send(Federate(record)).await {
+        Ok(Ok(Outcome::Done)) => {}
+        Ok(Ok(Outcome::Refused(Refusal::AssertionReplayed))) => {
+            return Err(upstream_failed(
+                &provider,
+                &UpstreamError::Invalid("this assertion was already used".into()),
+            ))
+        }
+        Ok(Ok(other)) => {
+            tracing::error!(?other, "assertion not recorded");
+            return Err(PageError::internal());
+        }
+        Ok(Err(e)) => return Err(propose_failed(e)),
+        Err(_) => return Err(PageError::internal()),
+    }
+    sign_in(&req, &app, &provider, verified.identity, &pending.return_to).await
+}
+
+/// GET /saml/{provider}/metadata: our SP metadata for the IdP to import.
+pub async fn saml_metadata(
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let (provider, config) = provider_named(&app, &path)?;
+    let ProviderConfig::Saml(saml) = &config else {
+        return Err(PageError::bad_request(
+            "Not a SAML provider",
+            "This sign-in method does not use SAML.",
+        ));
+    };
+    let metadata = crate::upstream::saml::sp_metadata(&sp_info(&app, &provider.id, saml));
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(metadata))
+}
+
+fn directory_page(
+    req: &HttpRequest,
+    app: &AppState,
+    provider: &IdentityProvider,
+    return_to: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    let (csrf, cookie) = cookies::csrf_token(req, app);
+    let error = match error {
+        Some("invalid") => Some("Unknown username or wrong password."),
+        Some("csrf") => Some("The form expired. Please try again."),
+        Some(_) => Some("Sign-in failed. Please try again."),
+        None => None,
+    };
+    let mut response = pages::html(
+        StatusCode::OK,
+        &DirectoryLoginPage {
+            csrf: &csrf,
+            return_to,
+            provider_id: &provider.id,
+            provider_name: &provider.display_name,
+            error,
+        },
+    );
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DirectoryForm {
+    #[serde(default)]
+    csrf: String,
+    return_to: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn back_to_directory(provider: &str, return_to: &str, error: &str) -> HttpResponse {
+    let mut location = url::form_urlencoded::Serializer::new(format!("/login/{provider}?"));
+    location
+        .append_pair("return_to", return_to)
+        .append_pair("error", error);
+    redirect(&location.finish())
+}
+
+/// POST /login/{provider}: a directory (LDAP) username and password.
+pub async fn directory_login(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    path: web::Path<String>,
+    form: web::Form<DirectoryForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let return_to = checked_return_to(form.return_to.as_deref())?.to_owned();
+    let (provider, config) = provider_named(&app, &path)?;
+    let ProviderConfig::Ldap(ldap_config) = &config else {
+        return Err(failed("This sign-in method has no password form."));
+    };
+    if !cookies::csrf_ok(&req, &form.csrf) {
+        return Ok(back_to_directory(&provider.id, &return_to, "csrf"));
+    }
+    let secret = provider_secret(&app, &provider)?;
+    let limits = app.upstreams.outbound.limits();
+    match ldap::authenticate(
+        ldap_config,
+        secret.as_deref(),
+        &form.username,
+        &form.password,
+        limits,
+    )
+    .await
+    {
+        Ok(identity) => sign_in(&req, &app, &provider, identity, &return_to).await,
+        Err(UpstreamError::BadCredentials) => {
+            tracing::info!(provider = %provider.id, "directory login refused: invalid credentials");
+            Ok(back_to_directory(&provider.id, &return_to, "invalid"))
+        }
+        Err(e) => Err(upstream_failed(&provider, &e)),
+    }
+}
