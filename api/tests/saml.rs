@@ -762,6 +762,60 @@ async fn signature_wrapping_is_refused() {
 }
 
 #[tokio::test]
+async fn the_unsigned_response_envelope_is_checked_too() {
+    // sign=assertion: the Response element around the signed assertion is not signed, yet its
+    // Issuer, Destination and InResponseTo must be right.
+    let f = Fixture::start();
+    let (request_id, response) = f.login().await;
+    let xml = decode(&response);
+    let idp_entity = format!("{}/metadata", f.idp.base());
+    let cases = [
+        (
+            "Response Issuer",
+            xml.replacen(
+                &format!(">{idp_entity}<"),
+                ">https://evil.example.test/<",
+                1,
+            ),
+            "response's issuer",
+        ),
+        (
+            "Destination",
+            xml.replacen(
+                &format!(r#"Destination="{}""#, f.sp.acs_url),
+                r#"Destination="https://evil.example.test/acs""#,
+                1,
+            ),
+            "Destination",
+        ),
+        (
+            "InResponseTo",
+            xml.replacen(
+                &format!(r#"InResponseTo="{request_id}""#),
+                r#"InResponseTo="_other""#,
+                1,
+            ),
+            "InResponseTo",
+        ),
+    ];
+    for (what, doc, words) in cases {
+        assert_ne!(doc, xml, "{what} not found in the response");
+        match f.verify(&encode(&doc), &request_id).await {
+            Err(UpstreamError::Invalid(reason)) => {
+                assert!(reason.contains(words), "{what}: {reason}")
+            }
+            other => panic!("{what}: expected Invalid, got {other:?}"),
+        }
+    }
+    // Destination is optional on an unsigned Response.
+    let without = xml.replacen(&format!(r#" Destination="{}""#, f.sp.acs_url), "", 1);
+    assert_ne!(without, xml);
+    f.verify(&encode(&without), &request_id)
+        .await
+        .expect("no Destination on an unsigned Response");
+}
+
+#[tokio::test]
 async fn a_tampered_signed_response_is_refused() {
     let f = Fixture::start();
     f.set_mode("tampered", "response", "email").await;
