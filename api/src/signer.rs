@@ -39,6 +39,14 @@ pub struct AccessClaims<'a> {
     pub exp: UnixTime,
     pub auth_time: UnixTime,
     pub jti: &'a str,
+    /// From the profile of a federated subject (the identity provider's claims at login), so
+    /// MCP servers can decide by email or group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<&'a [String]>,
 }
 
 pub struct TokenSigner {
@@ -143,6 +151,9 @@ mod tests {
                 aud: "https://mcp.example/mcp",
                 client_id: "c1",
                 scope: "mcp",
+                email: None,
+                name: None,
+                groups: None,
                 iat: 4_000_000_000,
                 exp: 4_000_003_600,
                 auth_time: 4_000_000_000,

@@ -129,7 +129,7 @@ async fn run(
         .iter()
         .cloned()
         .map(|value| {
-            serde_json::from_value::<ProviderSpec>(value)
+            ProviderSpec::from_json(value)
                 .map_err(|e| e.to_string())
                 .and_then(|spec| {
                     let id = spec.id.clone();

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub mod cluster;
 pub mod fault_proxy;
+pub mod idp;
 pub mod workload;
 
 /// Where a test sends its requests: a base URL, and the issuer the answers carry. A [`Node`] is
@@ -238,6 +239,7 @@ pub async fn register_public(node: &impl Target) -> Value {
 /// A person in a browser without JavaScript: a cookie jar, no automatic redirects.
 pub struct Browser {
     pub client: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 impl Default for Browser {
@@ -248,12 +250,29 @@ impl Default for Browser {
 
 impl Browser {
     pub fn new() -> Self {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Self {
             client: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+            jar,
+        }
+    }
+
+    /// Give `to` the cookies this browser holds for `from`: nodes of a test cluster listen on
+    /// different loopback addresses, where a load balancer would put them all behind one host.
+    pub fn carry_cookies(&self, from: &str, to: &str) {
+        use reqwest::cookie::CookieStore;
+        let (from, to) = (
+            url::Url::parse(from).expect("from URL"),
+            url::Url::parse(to).expect("to URL"),
+        );
+        if let Some(header) = self.jar.cookies(&from) {
+            for cookie in header.to_str().unwrap_or("").split("; ") {
+                self.jar.add_cookie_str(&format!("{cookie}; Path=/"), &to);
+            }
         }
     }
 

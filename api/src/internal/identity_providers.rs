@@ -94,8 +94,7 @@ pub fn stored_provider(
         Some(Value::String(given)) if given == id => {}
         Some(_) => return Err("the id in the body differs from the id in the path".into()),
     }
-    let spec: ProviderSpec =
-        serde_json::from_value(value).map_err(|e| format!("invalid provider: {e}"))?;
+    let spec = ProviderSpec::from_json(value).map_err(|e| format!("invalid provider: {e}"))?;
     spec.into_stored(&state.sealer, clock::now())
         .map_err(|e| format!("invalid provider: {e}"))
 }

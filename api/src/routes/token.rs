@@ -253,6 +253,9 @@ fn respond(
         OAuthError::server_error()
     })?;
     let jti = secrets::new_id();
+    let profile = app
+        .cluster
+        .read(|s| s.federation().profile(&grant.subject).cloned());
     let access_token = signer
         .sign(&AccessClaims {
             iss: &app.config.issuer,
@@ -264,6 +267,12 @@ fn respond(
             exp: now + app.config.access_token_ttl,
             auth_time: grant.auth_time,
             jti: &jti,
+            email: profile.as_ref().and_then(|p| p.email.as_deref()),
+            name: profile.as_ref().and_then(|p| p.name.as_deref()),
+            groups: profile
+                .as_ref()
+                .map(|p| p.groups.as_slice())
+                .filter(|g| !g.is_empty()),
         })
         .map_err(|e| {
             tracing::error!(error = %e, "signing failed");

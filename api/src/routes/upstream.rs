@@ -288,7 +288,11 @@ async fn consume(
         .map(|c| secrets::secrets_equal(&secrets::digest(c.value()), &pending.browser_digest))
         .unwrap_or(false);
     if !from_this_browser {
-        tracing::warn!(provider = %provider.id, "upstream callback from another browser");
+        tracing::warn!(
+            provider = %provider.id,
+            cookie_present = req.cookie(UPSTREAM_COOKIE).is_some(),
+            "upstream callback from another browser"
+        );
         return Err(failed(
             "This sign-in was started in another browser (or its cookie expired). Start again from your application.",
         ));

@@ -25,19 +25,45 @@ fn invalid(message: impl Into<String>) -> ConfigError {
 }
 
 /// An identity provider as the operator describes it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ProviderSpec {
     pub id: String,
     pub display_name: Option<String>,
-    #[serde(default = "yes")]
     pub enabled: bool,
-    #[serde(flatten)]
     pub kind: KindSpec,
 }
 
-fn yes() -> bool {
-    true
+impl ProviderSpec {
+    /// Read a JSON object: `id`, `display_name`, `enabled`, then `kind` and its fields. (Not
+    /// a serde flatten: that cannot refuse unknown fields, and a misspelt key must not pass.)
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let serde_json::Value::Object(mut map) = value else {
+            return Err(invalid("a provider is a JSON object"));
+        };
+        let id = match map.remove("id") {
+            Some(serde_json::Value::String(id)) => id,
+            Some(_) => return Err(invalid("id must be a string")),
+            None => return Err(invalid("id is required")),
+        };
+        let display_name = match map.remove("display_name") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(n)) => Some(n),
+            Some(_) => return Err(invalid("display_name must be a string")),
+        };
+        let enabled = match map.remove("enabled") {
+            None => true,
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(_) => return Err(invalid("enabled must be true or false")),
+        };
+        let kind: KindSpec = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Self {
+            id,
+            display_name,
+            enabled,
+            kind,
+        })
+    }
 }
 
 /// The kind-specific part, tagged by `kind`.
@@ -518,11 +544,14 @@ fn resolve_oauth2(spec: &OAuth2ConfigSpec) -> Result<OAuth2Config, ConfigError> 
 
 fn check_ldap(spec: &LdapConfigSpec) -> Result<(), ConfigError> {
     check_ldap_url(&spec.url)?;
-    if spec.url.starts_with("ldap://") && !spec.starttls {
-        let host_is_loopback = Url::parse(&spec.url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h == "127.0.0.1" || h == "localhost"))
-            .unwrap_or(false);
+    let url = Url::parse(&spec.url).map_err(|e| invalid(format!("url: {e}")))?;
+    if url.scheme() == "ldap" && !spec.starttls {
+        let host_is_loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
         if !host_is_loopback {
             return Err(invalid(
                 "url: ldap:// sends passwords in clear; use ldaps:// or starttls = true",

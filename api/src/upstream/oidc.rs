@@ -31,7 +31,7 @@ use super::http::Outbound;
 use super::{Identity, UpstreamError};
 
 /// Key sets are refetched for an unknown key at most this often per provider.
-pub const JWKS_REFETCH_GAP: Duration = Duration::from_secs(10);
+pub const JWKS_REFETCH_GAP: Duration = Duration::from_secs(2);
 /// Discovery documents are refreshed this often.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
