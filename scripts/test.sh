@@ -18,6 +18,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 
+echo "== identity providers for the federated-login tests (slapd, pysaml2 IdP, oidc-provider)" >&2
+# Installed before the tests run, never from parallel tests (apt and npm take locks).
+bash tests/idp/ldap/install.sh
+bash tests/idp/saml/install.sh
+bash tests/idp/oidc/install.sh
+
 echo "== build (release)" >&2
 cargo build --release --locked
 

@@ -153,7 +153,7 @@ impl Handler<Bootstrap> for ConfigActor {
                 report.identity_providers_seeded = cluster.propose(seed).await? == Outcome::Done;
             } else if !msg.identity_providers.is_empty() {
                 tracing::info!(
-                    "identity providers in the config file are not applied: they seed the cluster's first start only; change them with the admin API (mcpauth idp)"
+                    "identity providers in the config file are not applied: they seed the cluster's first start only; change them with the admin API (PUT /admin/identity-providers/{{id}})"
                 );
             }
             if cluster.read(|s| s.settings() != &msg.settings) {

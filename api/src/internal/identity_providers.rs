@@ -1,5 +1,5 @@
 //! The admin API for identity providers and login settings (on the internal address, behind
-//! the cluster secret like the rest of the admin API; `mcpauth idp ...` calls it).
+//! the cluster secret like the rest of the admin API).
 //!
 //! A change is one Raft command: it applies on every node at once, without restart. An invalid
 //! configuration is refused with 400 and a message saying what is wrong, and nothing changes.
