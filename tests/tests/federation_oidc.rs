@@ -433,3 +433,58 @@ async fn an_invalid_provider_is_refused_and_changes_nothing() {
         .expect("PUT");
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn a_plain_oauth2_provider_signs_in_through_its_user_api() {
+    // oidc-provider also serves plain OAuth 2.0: code with PKCE, then its user API (/me), which
+    // is how mcpauth talks to GitHub-style providers without ID tokens.
+    let cluster = TestCluster::start(1).await;
+    let n1 = cluster.endpoint(1);
+    let upstream = idp::oidc_provider(&[format!("{}/login/plain/callback", n1.issuer)]);
+    let config = json!({
+        "kind": "oauth2",
+        "display_name": "Plain OAuth",
+        "authorization_endpoint": upstream.url("/auth"),
+        "token_endpoint": upstream.url("/token"),
+        "userinfo_endpoint": upstream.url("/me"),
+        "client_id": "mcpauth",
+        "client_secret": "mcpauth-upstream-secret",
+        "scopes": ["openid", "email", "profile", "groups"],
+    });
+    let (status, body) = admin_put(&cluster, 1, "/admin/identity-providers/plain", &config).await;
+    assert_eq!(status, 200, "{body}");
+    let flow = new_flow(&n1).await;
+    let browser = Browser::new();
+    let url = choose_provider(&browser, &n1, &flow.authorize, "plain").await;
+    let query = query_of(&url);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert!(!query.contains_key("nonce"));
+    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let back = browser.get(&callback).await;
+    assert_eq!(back.status(), 303, "{}", back.text().await.unwrap_or_default());
+    let code = consent_and_code(&browser, &n1, back).await;
+    let tokens: Value = redeem(&n1, &flow.client_id, &code, &flow.verifier)
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let claims = verify_access_token(&n1, tokens["access_token"].as_str().expect("token"), RESOURCE)
+        .await
+        .expect("valid");
+    assert_eq!(claims["sub"], "plain:u-bob");
+    assert_eq!(claims["email"], "bob@example.test");
+    assert_eq!(claims["groups"], json!(["engineers"]));
+
+    // A wrong client secret: the provider refuses the code exchange; a readable page, no session.
+    let mut wrong = config.clone();
+    wrong["client_secret"] = json!("not-the-secret");
+    let (status, _) = admin_put(&cluster, 1, "/admin/identity-providers/plain", &wrong).await;
+    assert_eq!(status, 200);
+    let flow = new_flow(&n1).await;
+    let browser = Browser::new();
+    let url = choose_provider(&browser, &n1, &flow.authorize, "plain").await;
+    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let (status, page) = failed_page(browser.get(&callback).await).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("Sign-in failed"), "{page}");
+}

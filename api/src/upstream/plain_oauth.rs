@@ -114,7 +114,13 @@ pub async fn finish(
         username: text("login").or_else(|| email.clone()),
         email,
         name: text(&map.name),
-        groups: Vec::new(),
+        groups: match user.get(&map.groups) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        },
     })
 }
 
