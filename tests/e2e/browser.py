@@ -12,6 +12,11 @@ It knows nothing about mcpauth's paths or field names. Starting from an authoriz
 * stops as soon as a redirect (or a form action) points at the client's callback URL and
   returns the ``code``, ``state`` and ``iss`` parameters found there.
 
+With ``provider="ID"`` it signs in through an upstream identity provider instead: on the first
+page offering a link ``<a id="provider-ID" href=...>`` it follows that link (once) rather than
+submitting the local login form, and then fills the provider's own login and consent forms by
+the same rules (``username``/``password``, the ``decision=allow`` button).
+
 Only ``httpx`` and the standard library are used.
 """
 
@@ -148,6 +153,26 @@ def parse_forms(html: str) -> list[Form]:
     return parser.forms
 
 
+class LinkParser(HTMLParser):
+    """The ``href`` of every ``<a>`` that has an ``id``."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): v for k, v in attrs}
+        if tag == "a" and a.get("id") and a.get("href"):
+            self.links.setdefault(str(a["id"]), str(a["href"]))
+
+
+def parse_links(html: str) -> dict[str, str]:
+    parser = LinkParser()
+    parser.feed(html)
+    parser.close()
+    return parser.links
+
+
 @dataclass
 class AuthorizationResponse:
     code: str | None
@@ -166,10 +191,12 @@ class HeadlessBrowser:
         password: str,
         *,
         decision: str = "allow",
+        provider: str | None = None,
         timeout: float = 30.0,
         verbose: bool = False,
     ) -> None:
         self.callback = urlsplit(callback_url)
+        self.provider = provider  # sign in with the upstream provider of this id (see the module doc)
         self.username = username
         self.password = password
         self.decision = decision
@@ -237,6 +264,7 @@ class HeadlessBrowser:
         self.steps = []
         method, url, body = "GET", authorization_url, None
         logins = 0
+        provider_followed = False
         # httpx copies a client's cookie jar into a default-policy jar for every request, which
         # drops Secure cookies on http://127.0.0.1; so the client itself keeps no cookies
         # (its jar refuses all) and `_send` applies our browser-like jar by hand.
@@ -275,6 +303,22 @@ class HeadlessBrowser:
                 ctype = resp.headers.get("content-type", "")
                 if "html" not in ctype:
                     raise BrowserError(f"{resp.url} answered 200 with {ctype!r}, not HTML: {resp.text[:300]!r}")
+                if self.provider is not None:
+                    href = parse_links(resp.text).get(f"provider-{self.provider}")
+                    if href is not None:
+                        if provider_followed:
+                            raise BrowserError(
+                                f"the sign-in page came back after signing in with {self.provider!r} at {resp.url}: "
+                                f"{resp.text[:500]!r}\nsteps:\n  " + "\n  ".join(self.steps)
+                            )
+                        provider_followed = True
+                        method, url, body = "GET", urljoin(str(resp.url), href), None
+                        self._log(f"  link provider-{self.provider} -> {url}")
+                        continue
+                    if not provider_followed:
+                        raise BrowserError(
+                            f"page {resp.url} offers no link id=provider-{self.provider}: {resp.text[:800]!r}"
+                        )
                 forms = parse_forms(resp.text)
                 if not forms:
                     raise BrowserError(f"page {resp.url} has no <form>: {resp.text[:800]!r}")

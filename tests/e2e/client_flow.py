@@ -7,7 +7,8 @@ What it does, in order:
    gets a 401, discovers the protected resource metadata and the authorization server,
    registers a client dynamically (RFC 7591), and opens the authorization URL with our
    ``redirect_handler``: the headless browser of ``browser.py``, which logs in as
-   ``--username`` (password from ``$MCPAUTH_ADMIN_PASSWORD``) and consents;
+   ``--username`` (password from ``$MCPAUTH_ADMIN_PASSWORD``, or ``--password-env``) and
+   consents; with ``--provider ID`` it signs in at that upstream identity provider instead;
 2. initializes, lists tools, calls ``whoami`` and checks the token's ``sub``/``client_id``;
 3. forces a refresh by marking the stored access token expired the way the SDK reads it
    (``provider.context.token_expiry_time``) and calls ``whoami`` again: a
@@ -145,6 +146,7 @@ async def run_flow(
     password: str,
     *,
     callback_port: int | None = None,
+    provider: str | None = None,
     expect_sub: str | None = None,
     wait_expiry: float = 0.0,
     verbose: bool = False,
@@ -153,7 +155,7 @@ async def run_flow(
     report = report if report is not None else {}
     callback_url = f"http://127.0.0.1:{callback_port or free_port()}/callback"
     storage = InMemoryTokenStorage()
-    browser = HeadlessBrowser(callback_url, username, password, verbose=verbose)
+    browser = HeadlessBrowser(callback_url, username, password, provider=provider, verbose=verbose)
     trace = HttpTrace(verbose)
     pending: dict[str, Any] = {}
     authorization_urls: list[str] = []
@@ -350,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--username", default="admin")
     parser.add_argument("--password-env", default="MCPAUTH_ADMIN_PASSWORD")
     parser.add_argument("--callback-port", type=int, default=None, help="loopback port of the redirect URI")
+    parser.add_argument(
+        "--provider", default=None, help="sign in through the upstream identity provider of this id (its login page)"
+    )
     parser.add_argument("--expect-sub", default=None, help="the sub the access token must carry")
     parser.add_argument("--wait-expiry", type=float, default=0.0, help="also test a refresh after real expiry, waiting at most this long")
     parser.add_argument("--report", default=None, help="write a JSON report here")
@@ -370,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.username,
                 password,
                 callback_port=args.callback_port,
+                provider=args.provider,
                 expect_sub=args.expect_sub,
                 wait_expiry=args.wait_expiry,
                 verbose=args.verbose,

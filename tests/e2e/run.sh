@@ -2,8 +2,10 @@
 # End-to-end tests of mcpauth with the official Python MCP SDK.
 #   tests/e2e/run.sh [pytest args...]
 # Creates .venv-e2e at the repository root when missing (or when requirements.txt changed),
-# then runs pytest on tests/e2e. Uses $MCPAUTH_BIN, default target/release/mcpauth; when
-# that default is missing it is built with `cargo build --release`.
+# installs Debian's chromium when /usr/bin/chromium is missing (as root) and the upstream OIDC
+# provider fixture (tests/idp/oidc/install.sh), then runs pytest on tests/e2e. Uses
+# $MCPAUTH_BIN, default target/release/mcpauth; when that default is missing it is built with
+# `cargo build --release`.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +25,21 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/n
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
     stamp_of > "$VENV/.requirements.sha256"
 fi
+
+# headless Chromium for test_browser_federated.py: Debian's package, driven by Playwright through
+# executable_path (Playwright's own browser download is never used)
+CHROMIUM="${E2E_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "e2e: installing chromium" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "e2e: $CHROMIUM is missing (apt-get install chromium): test_browser_federated.py will fail" >&2
+    fi
+fi
+
+# the upstream OpenID Connect provider of the federated-login tests (npm ci; a no-op once installed)
+bash "$ROOT/tests/idp/oidc/install.sh"
 
 if [ -z "${MCPAUTH_BIN:-}" ] && [ ! -x "$ROOT/target/release/mcpauth" ]; then
     echo "e2e: building target/release/mcpauth" >&2
