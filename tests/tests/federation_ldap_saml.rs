@@ -243,6 +243,10 @@ async fn directory_form(
     let (status, html) = page(browser, &target.url(&login)).await;
     assert_eq!(status, 200);
     let href = provider_href(&html, id).unwrap_or_else(|| panic!("no button for {id}: {html}"));
+    assert!(
+        href.starts_with(&format!("/login/{id}?return_to=")),
+        "{href}"
+    );
     let (status, form_page) = page(browser, &target.url(&href)).await;
     assert_eq!(status, 200, "{form_page}");
     (Form::parse(&form_page), form_page)
@@ -310,8 +314,15 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
         .expect("return_to");
     assert!(return_to.starts_with("/authorize?"), "{return_to}");
 
-    // A wrong password, and an unknown user: the form again, with the same message, no session.
-    for (user, password) in [("alice", "not-her-password"), ("mallory", "whatever")] {
+    // A wrong password, an unknown user, an empty password (an unauthenticated bind would
+    // "succeed") and filter metacharacters: the form again, the same message, no session.
+    for (user, password) in [
+        ("alice", "not-her-password"),
+        ("mallory", "whatever"),
+        ("alice", ""),
+        ("*", "alice-password"),
+        ("alice)(uid=*", "alice-password"),
+    ] {
         let response = browser
             .post_form(
                 &n1.url("/login/directory"),
@@ -322,7 +333,7 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
         assert!(!sets_session(&response), "{user}");
         let back = location(&response);
         assert!(
-            back.starts_with("/login/directory?") && back.contains("error=invalid"),
+            back.starts_with("/login/directory?return_to=") && back.contains("error=invalid"),
             "{back}"
         );
         let (status, html) = page(&browser, &n1.url(&back)).await;
@@ -346,7 +357,10 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
     assert_eq!(response.status(), 303);
     assert!(!sets_session(&response));
     let back = location(&response);
-    assert!(back.contains("error=csrf"), "{back}");
+    assert!(
+        back.starts_with("/login/directory?return_to=") && back.contains("error=csrf"),
+        "{back}"
+    );
     let (status, html) = page(&browser, &n1.url(&back)).await;
     assert_eq!(status, 200);
     assert!(html.contains("The form expired"), "{html}");
@@ -405,14 +419,19 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
 
 // ---------------------------------------------------------------- 2. SAML
 
-async fn set_saml_mode(idp: &Idp, mode: &str) {
+/// Set test knobs of the SAML IdP (`mode`, `sign`, `nameid`).
+async fn set_saml_knobs(idp: &Idp, knobs: Value) {
     let response = http()
         .post(idp.url("/_test/mode"))
-        .json(&json!({ "mode": mode }))
+        .json(&knobs)
         .send()
         .await
         .expect("mode");
-    assert!(response.status().is_success(), "mode {mode}");
+    assert!(response.status().is_success(), "knobs {knobs}");
+}
+
+async fn set_saml_mode(idp: &Idp, mode: &str) {
+    set_saml_knobs(idp, json!({ "mode": mode })).await;
 }
 
 /// The IdP's answer, as its auto-submitting page would post it: ACS URL and fields.
@@ -431,7 +450,7 @@ async fn saml_at_idp(
     flow: &Flow,
     id: &str,
     idp: &Idp,
-    action: &str,
+    (user, action): (&str, &str),
 ) -> IdpAnswer {
     let redirect = saml_redirect(browser, start, flow, id, idp).await;
     let relay_state = query_of(&redirect)["RelayState"].clone();
@@ -440,8 +459,8 @@ async fn saml_at_idp(
     let form = Form::parse(&html);
     assert_eq!(form.action, "/sso/login");
     let mut fields = form.hidden.clone();
-    fields.push(("username".into(), "alice".into()));
-    fields.push(("password".into(), "alice-password".into()));
+    fields.push(("username".into(), user.into()));
+    fields.push(("password".into(), format!("{user}-password")));
     fields.push(("action".into(), action.into()));
     let (status, html) = page_of(browser.post_form(&idp.url(&form.action), &fields).await).await;
     assert_eq!(status, 200, "{html}");
@@ -560,7 +579,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     // Alice starts on node 1; the IdP's post reaches node 3; tokens are redeemed on node 2.
     let flow = new_flow(&n1).await;
     let browser = Browser::new();
-    let answer = saml_at_idp(&browser, &n1, &flow, "corp", &saml, "login").await;
+    let answer = saml_at_idp(&browser, &n1, &flow, "corp", &saml, ("alice", "login")).await;
     assert_eq!(answer.acs, format!("{issuer}/saml/corp/acs"));
     let response = post_to_acs(&browser, &issuer, &n1, &n3, &answer.acs, &answer.fields).await;
     assert_eq!(
@@ -637,7 +656,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
         set_saml_mode(&saml, mode).await;
         let flow = new_flow(&n2).await;
         let browser = Browser::new();
-        let answer = saml_at_idp(&browser, &n2, &flow, "corp", &saml, "login").await;
+        let answer = saml_at_idp(&browser, &n2, &flow, "corp", &saml, ("alice", "login")).await;
         let response = post_to_acs(&browser, &issuer, &n2, &n1, &answer.acs, &answer.fields).await;
         assert!(!sets_session(&response), "{mode}");
         let (status, html) = page_of(response).await;
@@ -649,10 +668,31 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     }
     set_saml_mode(&saml, "normal").await;
 
+    // Only the Response signed (not the assertion), and a persistent NameID: accepted, and
+    // the subject is the NameID.
+    set_saml_knobs(&saml, json!({"sign": "response", "nameid": "persistent"})).await;
+    let flow = new_flow(&n2).await;
+    let browser = Browser::new();
+    let answer = saml_at_idp(&browser, &n2, &flow, "corp", &saml, ("bob", "login")).await;
+    let response = post_to_acs(&browser, &issuer, &n2, &n1, &answer.acs, &answer.fields).await;
+    assert_eq!(
+        response.status(),
+        303,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let back = browser.get(&n1.url(&location(&response))).await;
+    let code = consent_and_code(&browser, &n1, back).await;
+    let claims = claims_of(&n3, &flow, &code).await;
+    assert_eq!(claims["sub"], "corp:5b0f2c1e-7a7d-4d0e-9a51-000000000002");
+    assert_eq!(claims["email"], "bob@example.test");
+    assert_eq!(claims["groups"], json!(["engineers"]));
+    set_saml_knobs(&saml, json!({"sign": "assertion", "nameid": "email"})).await;
+
     // Cancel at the IdP.
     let flow = new_flow(&n3).await;
     let browser = Browser::new();
-    let answer = saml_at_idp(&browser, &n3, &flow, "corp", &saml, "cancel").await;
+    let answer = saml_at_idp(&browser, &n3, &flow, "corp", &saml, ("alice", "cancel")).await;
     let response = post_to_acs(&browser, &issuer, &n3, &n3, &answer.acs, &answer.fields).await;
     assert!(!sets_session(&response));
     let (status, html) = page_of(response).await;
@@ -760,9 +800,10 @@ async fn the_active_provider_is_switched_on_a_running_cluster() {
     );
     // The disabled directory's form is not served.
     let return_to = query_of(&nodes[2].url(&next))["return_to"].clone();
-    let mut href = url::form_urlencoded::Serializer::new(String::from("/login/directory?"));
-    href.append_pair("return_to", &return_to);
-    let (status, html) = page(&browser, &n1.url(&href.finish())).await;
+    let href = url::form_urlencoded::Serializer::for_suffix(String::from("/login/directory?"), 17)
+        .append_pair("return_to", &return_to)
+        .finish();
+    let (status, html) = page(&browser, &n1.url(&href)).await;
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("switched off"), "{html}");
 
@@ -958,6 +999,38 @@ async fn providers_in_the_config_file_seed_the_first_start_only() {
     assert!(html.contains("Sign in with Renamed Directory"), "{html}");
     assert!(!html.contains("Seeded Directory"), "{html}");
     assert!(has_local_form(&html), "{html}");
+
+    // The file is still checked at every start: a mistake in it stops the node with a
+    // message, although it would not be applied.
+    let good = std::fs::read_to_string(&cluster.config).expect("cluster.toml");
+    let bad = good.replacen("kind = \"ldap\"\n", "kind = \"ldap\"\nsurprise = 1\n", 1);
+    assert_ne!(good, bad);
+    std::fs::write(&cluster.config, &bad).expect("write cluster.toml");
+    let (exited, _) = cluster.terminate(1, Duration::from_secs(10)).await;
+    assert!(exited);
+    cluster.spawn(1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.running().contains(&1) {
+        assert!(
+            Instant::now() < deadline,
+            "node 1 runs with an invalid file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = cluster.log(1);
+    let last_start = &log[log.rfind("starting node 1").expect("start marker")..];
+    assert!(
+        last_start.contains("mcpauth: identity_provider") && last_start.contains("surprise"),
+        "{last_start}"
+    );
+    // Fixed again, it starts with the admin API's configuration.
+    std::fs::write(&cluster.config, &good).expect("write cluster.toml");
+    cluster.restart(1).await;
+    let list = admin_list(&cluster, 1).await;
+    assert_eq!(
+        listed(&list, "directory").expect("directory")["display_name"],
+        "Renamed Directory"
+    );
     eprintln!("seeding test: {:?}", started.elapsed());
 }
 

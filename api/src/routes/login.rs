@@ -65,7 +65,9 @@ pub async fn login_page(
     let providers = enabled
         .into_iter()
         .map(|(id, name)| {
-            let mut href = url::form_urlencoded::Serializer::new(format!("/login/{id}?"));
+            let target = format!("/login/{id}?");
+            let start = target.len();
+            let mut href = url::form_urlencoded::Serializer::for_suffix(target, start);
             href.append_pair("return_to", return_to);
             ProviderLink {
                 href: href.finish(),

@@ -541,7 +541,9 @@ pub struct DirectoryForm {
 }
 
 fn back_to_directory(provider: &str, return_to: &str, error: &str) -> HttpResponse {
-    let mut location = url::form_urlencoded::Serializer::new(format!("/login/{provider}?"));
+    let target = format!("/login/{provider}?");
+    let start = target.len();
+    let mut location = url::form_urlencoded::Serializer::for_suffix(target, start);
     location
         .append_pair("return_to", return_to)
         .append_pair("error", error);
