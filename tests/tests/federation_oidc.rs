@@ -275,11 +275,11 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
             }
             response = browser
                 .get(
-                    &url::Url::parse(&url)
+                    url::Url::parse(&url)
                         .unwrap()
                         .join(&next)
                         .unwrap()
-                        .to_string(),
+                        .as_str(),
                 )
                 .await;
             continue;
@@ -317,7 +317,6 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
     idp::set_oidc_mode(&upstream, "bad_signature").await;
     let (browser, url) = started(&n1, "sso2").await;
     let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
-    let callback = callback.replace("/login/sso2/", "/login/sso2/");
     let (status, page) = failed_page(browser.get(&callback).await).await;
     assert_eq!(status, 400);
     assert!(page.contains("signature"), "{page}");
