@@ -274,13 +274,7 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
                 break;
             }
             response = browser
-                .get(
-                    url::Url::parse(&url)
-                        .unwrap()
-                        .join(&next)
-                        .unwrap()
-                        .as_str(),
-                )
+                .get(url::Url::parse(&url).unwrap().join(&next).unwrap().as_str())
                 .await;
             continue;
         }
@@ -460,16 +454,25 @@ async fn a_plain_oauth2_provider_signs_in_through_its_user_api() {
     assert!(!query.contains_key("nonce"));
     let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
     let back = browser.get(&callback).await;
-    assert_eq!(back.status(), 303, "{}", back.text().await.unwrap_or_default());
+    assert_eq!(
+        back.status(),
+        303,
+        "{}",
+        back.text().await.unwrap_or_default()
+    );
     let code = consent_and_code(&browser, &n1, back).await;
     let tokens: Value = redeem(&n1, &flow.client_id, &code, &flow.verifier)
         .await
         .json()
         .await
         .expect("tokens");
-    let claims = verify_access_token(&n1, tokens["access_token"].as_str().expect("token"), RESOURCE)
-        .await
-        .expect("valid");
+    let claims = verify_access_token(
+        &n1,
+        tokens["access_token"].as_str().expect("token"),
+        RESOURCE,
+    )
+    .await
+    .expect("valid");
     assert_eq!(claims["sub"], "plain:u-bob");
     assert_eq!(claims["email"], "bob@example.test");
     assert_eq!(claims["groups"], json!(["engineers"]));
