@@ -2,72 +2,30 @@
 //! fixture in `tests/idp/ldap` (installed by its `install.sh`, one private slapd per test on
 //! free loopback ports, killed when the test ends).
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcpauth_api::upstream::config::LdapConfigSpec;
 use mcpauth_api::upstream::ldap::authenticate;
 use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
+use mcpauth_tests::free_port;
+use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 use serde_json::json;
 
 const SERVICE_DN: &str = "cn=mcpauth,ou=services,dc=example,dc=test";
 const SERVICE_PASSWORD: &str = "service-secret";
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/idp/ldap")
-}
-
-/// `install.sh` once per test process (a no-op when slapd is already there).
-fn install() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(fixture_dir().join("install.sh"))
-            .output()
-            .expect("run tests/idp/ldap/install.sh");
-        assert!(
-            output.status.success(),
-            "tests/idp/ldap/install.sh failed (needs root or sudo to apt-get install slapd): {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
 
 /// A port nothing listens on.
 fn closed_port() -> u16 {
     free_port()
 }
 
-fn temp_dir(what: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mcpauth-ldap-test-{what}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
-
 /// A running fixture slapd: `ldap://127.0.0.1:{port}` (StartTLS) and
 /// `ldaps://127.0.0.1:{tls_port}`.
 struct Slapd {
-    child: Child,
-    _stdout: ChildStdout,
+    process: Process,
     dir: PathBuf,
     port: u16,
     tls_port: u16,
@@ -76,17 +34,18 @@ struct Slapd {
 
 impl Slapd {
     fn start() -> Self {
-        install();
+        install("ldap");
         let started = Instant::now();
         // Ports are picked free but may be taken before slapd binds them: retry.
         for _ in 0..3 {
-            let dir = temp_dir("slapd");
+            let dir = temp_dir("ldap-test-slapd");
             let (port, tls_port) = (free_port(), free_port());
             // slapd's banner and errors go to a file, shown if it does not start.
             let stderr_path = dir.join("slapd.stderr");
             let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-            let mut child = Command::new("bash")
-                .arg(fixture_dir().join("run"))
+            let mut command = Command::new("bash");
+            command
+                .arg(fixture("ldap").join("run"))
                 .arg("--dir")
                 .arg(&dir)
                 .args([
@@ -96,31 +55,26 @@ impl Slapd {
                     &tls_port.to_string(),
                 ])
                 .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(stderr)
-                .spawn()
-                .expect("spawn tests/idp/ldap/run");
-            let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-            let mut line = String::new();
-            // `run` prints READY, or exits (never printing it) within READY_TIMEOUT.
-            let _ = stdout.read_line(&mut line);
-            if line.trim() == "READY" {
-                let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).expect("ca.pem");
-                eprintln!("ldap fixture ready in {:?}", started.elapsed());
-                return Slapd {
-                    child,
-                    _stdout: stdout.into_inner(),
-                    dir,
-                    port,
-                    tls_port,
-                    ca_pem,
-                };
+                .stderr(stderr);
+            // `run` prints READY, or exits (never printing it) within its READY_TIMEOUT.
+            match Process::start(&mut command, Duration::from_secs(60)) {
+                Ok(process) => {
+                    let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).expect("ca.pem");
+                    eprintln!("ldap fixture ready in {:?}", started.elapsed());
+                    return Slapd {
+                        process,
+                        dir,
+                        port,
+                        tls_port,
+                        ca_pem,
+                    };
+                }
+                Err(why) => {
+                    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    eprintln!("tests/idp/ldap/run did not print READY ({why}); its stderr:\n{log}");
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
             }
-            let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            eprintln!("tests/idp/ldap/run did not print READY; its stderr:\n{log}");
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = std::fs::remove_dir_all(&dir);
         }
         panic!("tests/idp/ldap/run did not print READY three times (stderr above)");
     }
@@ -147,8 +101,7 @@ impl Slapd {
 
 impl Drop for Slapd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -450,7 +403,7 @@ async fn a_directory_that_does_not_answer_times_out() {
 
 /// A throwaway CA that signed nothing the fixture serves.
 fn bogus_ca_pem() -> String {
-    let dir = temp_dir("bogus-ca");
+    let dir = temp_dir("ldap-test-bogus-ca");
     let status = Command::new("openssl")
         .args(["req", "-x509", "-new", "-nodes", "-newkey", "ec"])
         .args(["-pkeyopt", "ec_paramgen_curve:prime256v1", "-days", "1"])

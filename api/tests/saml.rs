@@ -6,13 +6,8 @@
 //! Replay is not refused here (the caller keeps the replay cache in the replicated state), so
 //! the same response verifies twice: see `the_same_response_verifies_twice`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -22,49 +17,10 @@ use mcpauth_api::upstream::http::Outbound;
 use mcpauth_api::upstream::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
 use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
 use mcpauth_state::IdentityProvider;
+use mcpauth_tests::free_port;
+use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 
 const RELAY_STATE: &str = "relay-Zm9vYmFy_state";
-
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/idp/saml")
-}
-
-/// `install.sh` once per test process (xmlsec1 and the venv; a no-op when done), so that
-/// parallel tests never prepare the venv at the same time.
-fn install() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let output = Command::new("bash")
-            .arg(fixture_dir().join("install.sh"))
-            .output()
-            .expect("run tests/idp/saml/install.sh");
-        assert!(
-            output.status.success(),
-            "tests/idp/saml/install.sh failed: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    });
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn temp_dir(what: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mcpauth-saml-test-{what}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -75,46 +31,37 @@ fn unix_now() -> u64 {
 
 /// A running fixture IdP at `http://127.0.0.1:{port}`, its files in `{dir}/idp`.
 struct Idp {
-    child: Child,
+    process: Process,
     port: u16,
 }
 
 impl Idp {
     fn start(dir: &Path, port: u16, sp_metadata_file: &Path) -> Self {
-        install();
+        // Once per test process (xmlsec1 and the venv), so that parallel tests never prepare
+        // the venv at the same time.
+        install("saml");
         let started = Instant::now();
         let log = std::fs::File::create(dir.join("idp.log")).expect("idp log file");
-        let mut child = Command::new("bash")
-            .arg(fixture_dir().join("run"))
+        let mut command = Command::new("bash");
+        command
+            .arg(fixture("saml").join("run"))
             .args(["--dir", &dir.join("idp").to_string_lossy()])
             .args(["--port", &port.to_string()])
             .arg("--sp-metadata")
             .arg(sp_metadata_file)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn tests/idp/saml/run");
-        let stdout = child.stdout.take().expect("idp stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let idp = Idp { child, port };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.trim() == "READY" => {}
-            other => panic!(
-                "the SAML IdP did not start ({other:?}); its log:\n{}",
+            .stderr(Stdio::from(log));
+        let process = Process::start(&mut command, Duration::from_secs(60)).unwrap_or_else(|why| {
+            panic!(
+                "the SAML IdP did not start ({why}); its log:\n{}",
                 std::fs::read_to_string(dir.join("idp.log")).unwrap_or_default()
-            ),
-        }
+            )
+        });
         eprintln!(
             "SAML IdP on port {port} ready in {} ms",
             started.elapsed().as_millis()
         );
-        idp
+        Idp { process, port }
     }
 
     fn base(&self) -> String {
@@ -122,14 +69,7 @@ impl Idp {
     }
 
     fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop();
     }
 }
 
@@ -175,7 +115,7 @@ impl Fixture {
     }
 
     fn start_with(timing: MetadataTiming) -> Self {
-        let dir = temp_dir("idp");
+        let dir = temp_dir("saml-test-idp");
         let sp = sp_info();
         let sp_file = dir.join("sp-metadata.xml");
         std::fs::write(&sp_file, sp_metadata(&sp)).expect("write SP metadata");
@@ -316,14 +256,34 @@ impl Fixture {
     /// A login in `mode`, which must be refused as `Invalid` with a reason containing `words`.
     async fn refused(&self, mode: &str, words: &str) {
         self.set_mode(mode, "assertion", "email").await;
+        self.login_refused(words).await;
+    }
+
+    /// A login as alice, which must be refused as `Invalid` with a reason containing `words`.
+    async fn login_refused(&self, words: &str) {
         let (request_id, response) = self.login().await;
-        match self.verify(&response, &request_id).await {
-            Err(UpstreamError::Invalid(reason)) => assert!(
-                reason.contains(words),
-                "mode {mode}: expected a reason with {words:?}, got {reason:?}"
-            ),
-            other => panic!("mode {mode}: expected Invalid({words:?}), got {other:?}"),
-        }
+        let reason = invalid(self.verify(&response, &request_id).await);
+        assert!(
+            reason.contains(words),
+            "expected a reason with {words:?}, got {reason:?}"
+        );
+    }
+
+    /// A login as alice, which must verify (`what` names the case if it does not).
+    async fn alice_verifies(&self, what: &str) {
+        let (request_id, response) = self.login().await;
+        let verified = self.verify(&response, &request_id).await.expect(what);
+        assert_alice(&verified, unix_now());
+    }
+
+    /// The IdP's metadata document.
+    async fn idp_metadata(&self) -> String {
+        reqwest::get(format!("{}/metadata", self.idp.base()))
+            .await
+            .expect("GET /metadata")
+            .text()
+            .await
+            .expect("metadata")
     }
 }
 
@@ -343,6 +303,14 @@ fn hidden_input(html: &str, name: &str) -> Option<String> {
     let tag = &html[tag_start..tag_end];
     let value = tag.split(r#"value=""#).nth(1)?;
     Some(value[..value.find('"')?].replace("&amp;", "&"))
+}
+
+/// The reason of an `Invalid` refusal (anything else panics).
+fn invalid(result: Result<VerifiedAssertion, UpstreamError>) -> String {
+    match result {
+        Err(UpstreamError::Invalid(reason)) => reason,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
 }
 
 fn alice() -> Identity {
@@ -381,18 +349,14 @@ async fn alice_signs_in() {
 async fn a_signed_response_is_accepted() {
     let f = Fixture::start();
     f.set_mode("normal", "response", "email").await;
-    let (request_id, response) = f.login().await;
-    let verified = f.verify(&response, &request_id).await.expect("verified");
-    assert_alice(&verified, unix_now());
+    f.alice_verifies("verified").await;
 }
 
 #[tokio::test]
 async fn a_response_and_assertion_both_signed_are_accepted() {
     let f = Fixture::start();
     f.set_mode("normal", "both", "email").await;
-    let (request_id, response) = f.login().await;
-    let verified = f.verify(&response, &request_id).await.expect("verified");
-    assert_alice(&verified, unix_now());
+    f.alice_verifies("verified").await;
 }
 
 #[tokio::test]
@@ -430,10 +394,8 @@ async fn the_subject_can_come_from_an_attribute() {
 
     f.config.attributes.subject = Some("no-such-attribute".into());
     let (request_id, response) = f.login_as("bob", "bob-password").await;
-    match f.verify(&response, &request_id).await {
-        Err(UpstreamError::Invalid(reason)) => assert!(reason.contains("no-such-attribute")),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    let reason = invalid(f.verify(&response, &request_id).await);
+    assert!(reason.contains("no-such-attribute"));
 }
 
 #[tokio::test]
@@ -513,14 +475,9 @@ async fn cancel_is_denied() {
 async fn another_request_id_is_refused() {
     let f = Fixture::start();
     let (_, response) = f.login().await;
-    match f.verify(&response, "_some-other-request").await {
-        Err(UpstreamError::Invalid(reason)) => assert!(reason.contains("InResponseTo"), "{reason}"),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
-    match f.verify(&response, "").await {
-        Err(UpstreamError::Invalid(_)) => {}
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    let reason = invalid(f.verify(&response, "_some-other-request").await);
+    assert!(reason.contains("InResponseTo"), "{reason}");
+    invalid(f.verify(&response, "").await);
 }
 
 #[tokio::test]
@@ -532,17 +489,11 @@ async fn a_response_verified_later_has_expired() {
     f.verify_at(&response, &request_id, now + 300 + 30)
         .await
         .expect("within NotOnOrAfter + skew");
-    match f.verify_at(&response, &request_id, now + 3600).await {
-        Err(UpstreamError::Invalid(reason)) => assert!(reason.contains("expired"), "{reason}"),
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    let reason = invalid(f.verify_at(&response, &request_id, now + 3600).await);
+    assert!(reason.contains("expired"), "{reason}");
     // And long before, it is not yet valid.
-    match f.verify_at(&response, &request_id, now - 3600).await {
-        Err(UpstreamError::Invalid(reason)) => {
-            assert!(reason.contains("not yet valid"), "{reason}")
-        }
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    let reason = invalid(f.verify_at(&response, &request_id, now - 3600).await);
+    assert!(reason.contains("not yet valid"), "{reason}");
 }
 
 #[tokio::test]
@@ -559,29 +510,17 @@ async fn the_same_response_verifies_twice() {
 #[tokio::test]
 async fn metadata_given_inline_works() {
     let mut f = Fixture::start();
-    let xml = reqwest::get(format!("{}/metadata", f.idp.base()))
-        .await
-        .expect("GET /metadata")
-        .text()
-        .await
-        .expect("metadata");
+    let xml = f.idp_metadata().await;
     f.config.idp_metadata_url = None;
     f.config.idp_metadata_xml = Some(xml);
     f.provider = provider(&f.config, 2);
-    let (request_id, response) = f.login().await;
-    let verified = f.verify(&response, &request_id).await.expect("verified");
-    assert_alice(&verified, unix_now());
+    f.alice_verifies("verified").await;
 }
 
 #[tokio::test]
 async fn metadata_without_a_signing_certificate_is_refused() {
     let f = Fixture::start();
-    let xml = reqwest::get(format!("{}/metadata", f.idp.base()))
-        .await
-        .expect("GET /metadata")
-        .text()
-        .await
-        .expect("metadata");
+    let xml = f.idp_metadata().await;
     let start = xml.find("<ns0:KeyDescriptor").expect("KeyDescriptor");
     let end =
         xml.find("</ns0:KeyDescriptor>").expect("KeyDescriptor end") + "</ns0:KeyDescriptor>".len();
@@ -682,12 +621,7 @@ async fn a_rotated_idp_certificate_is_fetched_again() {
     });
     f.login().await; // metadata cached
     f.restart_idp(); // new signing key, same URL
-    let (request_id, response) = f.login().await;
-    let verified = f
-        .verify(&response, &request_id)
-        .await
-        .expect("refetched metadata");
-    assert_alice(&verified, unix_now());
+    f.alice_verifies("refetched metadata").await;
 }
 
 #[tokio::test]
@@ -695,19 +629,7 @@ async fn metadata_refetches_after_signature_failures_are_rate_limited() {
     let mut f = Fixture::start(); // refetch at most once a minute
     f.login().await; // metadata cached just now
     f.restart_idp();
-    f.refused_after_restart().await;
-}
-
-impl Fixture {
-    async fn refused_after_restart(&self) {
-        let (request_id, response) = self.login().await;
-        match self.verify(&response, &request_id).await {
-            Err(UpstreamError::Invalid(reason)) => {
-                assert!(reason.contains("signature does not verify"), "{reason}")
-            }
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
+    f.login_refused("signature does not verify").await;
 }
 
 fn decode(response: &str) -> String {
@@ -819,13 +741,7 @@ async fn the_unsigned_response_envelope_is_checked_too() {
 async fn a_tampered_signed_response_is_refused() {
     let f = Fixture::start();
     f.set_mode("tampered", "response", "email").await;
-    let (request_id, response) = f.login().await;
-    match f.verify(&response, &request_id).await {
-        Err(UpstreamError::Invalid(reason)) => {
-            assert!(reason.contains("signature does not verify"), "{reason}")
-        }
-        other => panic!("expected Invalid, got {other:?}"),
-    }
+    f.login_refused("signature does not verify").await;
 }
 
 #[tokio::test]

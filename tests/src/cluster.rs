@@ -496,16 +496,32 @@ impl TestCluster {
 
     /// A POST to node `id`'s internal server with the secret: (status, body).
     pub async fn admin_post(&self, id: u64, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::builder()
+        self.admin(id, reqwest::Method::POST, path, Some(&body))
+            .await
+    }
+
+    /// `method path` on node `id`'s internal server with the secret: (status, body), the body
+    /// as JSON or else as a string.
+    pub async fn admin(
+        &self,
+        id: u64,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client")
-            .post(self.internal_url(id, path))
-            .header(SECRET_HEADER, self.secret())
-            .json(&body)
+            .request(method.clone(), self.internal_url(id, path))
+            .header(SECRET_HEADER, self.secret());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path} on node {id}: {e}"));
+            .unwrap_or_else(|e| panic!("{method} {path} on node {id}: {e}"));
         let code = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         (

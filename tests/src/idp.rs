@@ -2,36 +2,75 @@
 //! (installed by their `install.sh`, which the test command runs): oidc-provider (OpenID
 //! Certified) on Node.js, OpenLDAP slapd, and a pysaml2 SAML IdP. Each runs in the foreground,
 //! prints `READY` once it serves, and is killed when dropped.
+//!
+//! [`fixture`], [`install`], [`temp_dir`] and [`Process`] also serve the api crate's own tests
+//! (`api/tests/ldap.rs`, `api/tests/saml.rs`), which start the same fixtures.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::free_port;
 
-fn fixture(kind: &str) -> PathBuf {
+/// The folder of a fixture, `tests/idp/{kind}` (`oidc`, `ldap`, `saml`).
+pub fn fixture(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("idp").join(kind)
 }
 
-/// One provider process.
-pub struct Idp {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
+/// Run `tests/idp/{kind}/install.sh` once per test process (a no-op when the fixture is
+/// installed); tests that ask at the same time wait, so that it never runs twice at once.
+pub fn install(kind: &str) {
+    static INSTALLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if installed.iter().any(|k| k == kind) {
+        return;
+    }
+    let output = Command::new("bash")
+        .arg(fixture(kind).join("install.sh"))
+        .output()
+        .unwrap_or_else(|e| panic!("run tests/idp/{kind}/install.sh: {e}"));
+    assert!(
+        output.status.success(),
+        "tests/idp/{kind}/install.sh failed (it may need root or sudo to apt-get install): {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    installed.push(kind.to_owned());
+}
+
+/// A new, empty folder `mcpauth-{what}-{pid}-{n}` in the system's temp dir (not removed by
+/// itself: for fixtures that want a short, plain path).
+pub fn temp_dir(what: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mcpauth-{what}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A fixture process that printed `READY`: killed (and waited for) when dropped.
+pub struct Process {
     child: Child,
 }
 
-impl Idp {
-    fn spawn(kind: &str, args: &[String], dir: tempfile::TempDir, port: u16) -> Idp {
-        let mut child = Command::new(fixture(kind).join("run"))
-            .args(args)
+impl Process {
+    /// Spawn `command` with its stdout piped and wait up to `timeout` for it to print a line
+    /// `READY` (its stdout is read to the end in the background, so it never blocks on it).
+    /// If it cannot start, exits first or runs out of time: killed, and why.
+    pub fn start(command: &mut Command, timeout: Duration) -> Result<Process, String> {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("start the {kind} provider: {e}"));
+            .map_err(|e| format!("cannot start {command:?}: {e}"))?;
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -42,11 +81,55 @@ impl Idp {
                 }
             }
         });
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = child.kill();
-            panic!("the {kind} provider did not become ready");
+        let mut process = Process { child };
+        match rx.recv_timeout(timeout) {
+            Ok(()) => Ok(process),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                process.stop();
+                Err(format!("no READY within {timeout:?}"))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                process.stop();
+                Err("it exited without printing READY".into())
+            }
         }
-        Idp { port, dir, child }
+    }
+
+    /// Stop the process (SIGKILL) and wait for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One provider process.
+pub struct Idp {
+    // First, so that it is killed before `dir` goes.
+    process: Process,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Idp {
+    /// `tests/idp/{kind}/run --dir DIR --port PORT ARGS...`, DIR a new temp dir.
+    fn spawn(kind: &str, port: u16, args: &[&str]) -> Idp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(fixture(kind).join("run"));
+        command
+            .arg("--dir")
+            .arg(dir.path())
+            .args(["--port", &port.to_string()])
+            .args(args)
+            .stderr(Stdio::inherit());
+        let process = Process::start(&mut command, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("the {kind} provider did not become ready: {e}"));
+        Idp { process, port, dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -55,32 +138,17 @@ impl Idp {
 
     /// Stop the provider (it is down from now on).
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.stop();
     }
 }
 
 /// oidc-provider with the fixture's clients, answering to `redirect_uris`.
 pub fn oidc_provider(redirect_uris: &[String]) -> Idp {
-    let port = free_port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = vec![
-        "--port".to_owned(),
-        port.to_string(),
-        "--dir".to_owned(),
-        dir.path().display().to_string(),
-    ];
+    let mut args = Vec::new();
     for uri in redirect_uris {
-        args.push("--redirect-uri".into());
-        args.push(uri.clone());
+        args.extend(["--redirect-uri", uri.as_str()]);
     }
-    Idp::spawn("oidc", &args, dir, port)
+    Idp::spawn("oidc", free_port(), &args)
 }
 
 /// Switch a test knob of the OIDC provider (`normal`, `bad_signature`, `rotate`, `down`...).
@@ -115,16 +183,10 @@ pub fn oidc_provider_config(idp: &Idp, id: &str) -> Value {
 pub fn slapd() -> (Idp, u16) {
     let port = free_port();
     let tls_port = free_port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let args = vec![
-        "--dir".to_owned(),
-        dir.path().display().to_string(),
-        "--port".to_owned(),
-        port.to_string(),
-        "--tls-port".to_owned(),
-        tls_port.to_string(),
-    ];
-    (Idp::spawn("ldap", &args, dir, port), tls_port)
+    (
+        Idp::spawn("ldap", port, &["--tls-port", &tls_port.to_string()]),
+        tls_port,
+    )
 }
 
 /// The admin API body of the fixture directory, over StartTLS, groups searched by member.
@@ -146,15 +208,5 @@ pub fn ldap_provider_config(idp: &Idp, id: &str) -> Value {
 
 /// The pysaml2 IdP, trusting the SP whose metadata is at `sp_metadata_url`.
 pub fn saml_idp(sp_metadata_url: &str) -> Idp {
-    let port = free_port();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let args = vec![
-        "--dir".to_owned(),
-        dir.path().display().to_string(),
-        "--port".to_owned(),
-        port.to_string(),
-        "--sp-metadata".to_owned(),
-        sp_metadata_url.to_owned(),
-    ];
-    Idp::spawn("saml", &args, dir, port)
+    Idp::spawn("saml", free_port(), &["--sp-metadata", sp_metadata_url])
 }

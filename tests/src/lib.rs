@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub mod cluster;
 pub mod fault_proxy;
+pub mod federation;
 pub mod idp;
 pub mod workload;
 
@@ -296,10 +297,20 @@ impl Browser {
         assert_eq!(page.status(), 200);
         let html = page.text().await.expect("html");
         let form = Form::parse(&html);
-        let mut fields = form.hidden.clone();
-        fields.push(("username".into(), username.into()));
-        fields.push(("password".into(), password.into()));
-        self.post_form(&node.url(&form.action), &fields).await
+        self.post_form(
+            &node.url(&form.action),
+            &form.with_credentials(username, password),
+        )
+        .await
+    }
+
+    /// Answer our consent page (`page`, a 200 from the node) with "allow".
+    pub async fn allow(&self, node: &impl Target, page: reqwest::Response) -> reqwest::Response {
+        let html = page.text().await.expect("html");
+        let form = Form::parse(&html);
+        assert_eq!(form.action, "/consent", "expected the consent page: {html}");
+        self.post_form(&node.url("/consent"), &form.with(&[("decision", "allow")]))
+            .await
     }
 
     /// Run /authorize through login and consent ("allow"); answers the final redirect Location.
@@ -309,12 +320,7 @@ impl Browser {
         for _ in 0..6 {
             let status = response.status();
             if status == 200 {
-                let html = response.text().await.expect("html");
-                let form = Form::parse(&html);
-                assert_eq!(form.action, "/consent", "expected the consent page: {html}");
-                let mut fields = form.hidden.clone();
-                fields.push(("decision".into(), "allow".into()));
-                response = self.post_form(&node.url("/consent"), &fields).await;
+                response = self.allow(node, response).await;
                 continue;
             }
             assert!(status == 302 || status == 303, "unexpected {status}");
@@ -382,6 +388,18 @@ impl Form {
             rest = &rest[i + 6..];
         }
         Form { action, hidden }
+    }
+
+    /// The fields to post: the hidden ones, then `extra`.
+    pub fn with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut fields = self.hidden.clone();
+        fields.extend(extra.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())));
+        fields
+    }
+
+    /// The fields to post to a username/password form.
+    pub fn with_credentials(&self, username: &str, password: &str) -> Vec<(String, String)> {
+        self.with(&[("username", username), ("password", password)])
     }
 }
 

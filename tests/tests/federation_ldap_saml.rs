@@ -11,11 +11,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mcpauth_tests::cluster::{serial, Endpoint, Options, TestCluster, SECRET_HEADER};
+use mcpauth_tests::cluster::{serial, Endpoint, Options, TestCluster};
+use mcpauth_tests::federation::{
+    admin_list, admin_put, authorize_goes_to, button_href, claims_of, consent_and_code, listed,
+    new_flow, on_node, page, page_of, Flow,
+};
 use mcpauth_tests::idp::{self, Idp};
 use mcpauth_tests::{
-    binary, free_port, http, location, pkce, query_of, redeem, register_public,
-    verify_access_token, Browser, Form, Target, ADMIN_PASSWORD, REDIRECT_URI, RESOURCE,
+    binary, free_port, http, location, query_of, Browser, Form, Target, ADMIN_PASSWORD, RESOURCE,
 };
 use serde_json::{json, Value};
 
@@ -41,123 +44,7 @@ macro_rules! eventually {
     }};
 }
 
-// ---------------------------------------------------------------- admin API
-
-async fn admin(
-    cluster: &TestCluster,
-    node: u64,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut request = http()
-        .request(method.clone(), cluster.internal_url(node, path))
-        .header(SECRET_HEADER, cluster.secret());
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path} on node {node}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn admin_put(cluster: &TestCluster, node: u64, path: &str, body: &Value) -> Value {
-    let (status, answer) = admin(cluster, node, reqwest::Method::PUT, path, Some(body)).await;
-    assert_eq!(status, 200, "PUT {path} on node {node}: {answer}");
-    answer
-}
-
-async fn admin_list(cluster: &TestCluster, node: u64) -> Value {
-    let (status, answer) = admin(
-        cluster,
-        node,
-        reqwest::Method::GET,
-        "/admin/identity-providers",
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
-fn listed<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
-    list["identity_providers"]
-        .as_array()?
-        .iter()
-        .find(|p| p["id"] == id)
-}
-
 // ---------------------------------------------------------------- browser steps
-
-/// Move `url` (on the issuer's host) to `target`'s base URL: what a load balancer does when it
-/// sends the next request to another node.
-fn on_node(url: &str, issuer: &str, target: &impl Target) -> String {
-    let path = url.strip_prefix(issuer).expect("a URL on the issuer");
-    target.url(path)
-}
-
-struct Flow {
-    client_id: String,
-    verifier: String,
-    authorize: String,
-}
-
-async fn new_flow(target: &impl Target) -> Flow {
-    let client = register_public(target).await;
-    let client_id = client["client_id"].as_str().expect("client_id").to_owned();
-    let (verifier, challenge) = pkce();
-    let authorize = mcpauth_tests::authorize_url(
-        target,
-        &[
-            ("response_type", "code"),
-            ("client_id", &client_id),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("state", "client-state"),
-            ("resource", RESOURCE),
-        ],
-    );
-    Flow {
-        client_id,
-        verifier,
-        authorize,
-    }
-}
-
-/// Where `/authorize` sends a browser without a session (a path with its query).
-async fn authorize_goes_to(browser: &Browser, authorize: &str) -> String {
-    let response = browser.get(authorize).await;
-    assert_eq!(response.status(), 302, "/authorize without a session");
-    location(&response)
-}
-
-/// A page: (status, body).
-async fn page(browser: &Browser, url: &str) -> (u16, String) {
-    let response = browser.get(url).await;
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
-async fn page_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
-}
-
-/// The href of the provider's button on our login page.
-fn provider_href(html: &str, id: &str) -> Option<String> {
-    let marker = format!("id=\"provider-{id}\" href=\"");
-    let start = html.find(&marker)? + marker.len();
-    let end = html[start..].find('"')?;
-    Some(html[start..start + end].replace("&amp;", "&"))
-}
 
 /// Whether a page shows the local username/password form.
 fn has_local_form(html: &str) -> bool {
@@ -180,52 +67,24 @@ async fn assert_signed_out(browser: &Browser, authorize: &str) {
     assert!(next.starts_with("/login"), "a session was issued: {next}");
 }
 
-/// From a redirect back to `/authorize` (or our consent page), through consent: the code.
-async fn consent_and_code(
-    browser: &Browser,
-    target: &impl Target,
-    mut response: reqwest::Response,
-) -> String {
-    for _ in 0..4 {
-        let status = response.status().as_u16();
-        if status == 200 {
-            let html = response.text().await.expect("html");
-            let form = Form::parse(&html);
-            assert_eq!(form.action, "/consent", "expected our consent page: {html}");
-            let mut fields = form.hidden.clone();
-            fields.push(("decision".into(), "allow".into()));
-            response = browser.post_form(&target.url("/consent"), &fields).await;
-            continue;
-        }
-        assert!(
-            status == 302 || status == 303,
-            "unexpected {status}: {}",
-            response.text().await.unwrap_or_default()
-        );
-        let next = location(&response);
-        if next.starts_with(REDIRECT_URI) {
-            let query = query_of(&next);
-            assert_eq!(query["state"], "client-state");
-            return query
-                .get("code")
-                .unwrap_or_else(|| panic!("no code: {next}"))
-                .clone();
-        }
-        response = browser.get(&target.url(&next)).await;
-    }
-    panic!("no code");
+/// A sign-in that worked: a 303 that starts a session; where it sends the browser.
+async fn signed_in(response: reqwest::Response) -> String {
+    assert_eq!(
+        response.status(),
+        303,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    assert!(sets_session(&response));
+    location(&response)
 }
 
-/// Redeem `code` on `target` and verify the access token there: the claims.
-async fn claims_of(target: &impl Target, flow: &Flow, code: &str) -> Value {
-    let response = redeem(target, &flow.client_id, code, &flow.verifier).await;
-    assert_eq!(response.status(), 200, "token");
-    let tokens: Value = response.json().await.expect("tokens");
-    let access = tokens["access_token"].as_str().expect("access token");
-    assert!(tokens["refresh_token"].is_string(), "{tokens}");
-    verify_access_token(target, access, RESOURCE)
-        .await
-        .expect("a valid access token")
+/// A refused sign-in: no session started, and our error page with `status`: its HTML.
+async fn refused(response: reqwest::Response, status: u16, what: &str) -> String {
+    assert!(!sets_session(&response), "{what}");
+    let (got, html) = page_of(response).await;
+    assert_eq!(got, status, "{what}: {html}");
+    html
 }
 
 // ---------------------------------------------------------------- 1. LDAP
@@ -240,9 +99,7 @@ async fn directory_form(
 ) -> (Form, String) {
     let login = authorize_goes_to(browser, &flow.authorize).await;
     assert!(login.starts_with("/login?"), "{login}");
-    let (status, html) = page(browser, &target.url(&login)).await;
-    assert_eq!(status, 200);
-    let href = provider_href(&html, id).unwrap_or_else(|| panic!("no button for {id}: {html}"));
+    let href = button_href(browser, target, &login, id).await;
     assert!(
         href.starts_with(&format!("/login/{id}?return_to=")),
         "{href}"
@@ -252,11 +109,47 @@ async fn directory_form(
     (Form::parse(&form_page), form_page)
 }
 
-fn with_credentials(form: &Form, username: &str, password: &str) -> Vec<(String, String)> {
-    let mut fields = form.hidden.clone();
-    fields.push(("username".into(), username.into()));
-    fields.push(("password".into(), password.into()));
-    fields
+/// Post `fields` to the directory's form on `target`, which must send the browser back to the
+/// form with `error` and start no session: the form page, which must answer 200.
+async fn back_to_the_form(
+    browser: &Browser,
+    target: &Endpoint,
+    fields: &[(String, String)],
+    error: &str,
+    what: &str,
+) -> String {
+    let response = browser
+        .post_form(&target.url("/login/directory"), fields)
+        .await;
+    assert_eq!(response.status(), 303, "{what}");
+    assert!(!sets_session(&response), "{what}");
+    let back = location(&response);
+    assert!(
+        back.starts_with("/login/directory?return_to=") && back.contains(&format!("error={error}")),
+        "{back}"
+    );
+    let (status, html) = page(browser, &target.url(&back)).await;
+    assert_eq!(status, 200);
+    html
+}
+
+/// Sign in as `user` on the directory's `form`, posted to `target`: on through consent, the code.
+async fn directory_code(
+    browser: &Browser,
+    target: &Endpoint,
+    form: &Form,
+    user: &str,
+    password: &str,
+) -> String {
+    let response = browser
+        .post_form(
+            &target.url("/login/directory"),
+            &form.with_credentials(user, password),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let back = browser.get(&target.url(&location(&response))).await;
+    consent_and_code(browser, target, back).await
 }
 
 #[tokio::test]
@@ -323,21 +216,8 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
         ("*", "alice-password"),
         ("alice)(uid=*", "alice-password"),
     ] {
-        let response = browser
-            .post_form(
-                &n1.url("/login/directory"),
-                &with_credentials(&form, user, password),
-            )
-            .await;
-        assert_eq!(response.status(), 303, "{user}");
-        assert!(!sets_session(&response), "{user}");
-        let back = location(&response);
-        assert!(
-            back.starts_with("/login/directory?return_to=") && back.contains("error=invalid"),
-            "{back}"
-        );
-        let (status, html) = page(&browser, &n1.url(&back)).await;
-        assert_eq!(status, 200);
+        let fields = form.with_credentials(user, password);
+        let html = back_to_the_form(&browser, &n1, &fields, "invalid", user).await;
         assert!(
             html.contains("Unknown username or wrong password"),
             "{html}"
@@ -347,22 +227,12 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
     assert_signed_out(&browser, &flow.authorize).await;
 
     // Without the CSRF field: the form again, with the error, no session.
-    let no_csrf: Vec<(String, String)> = with_credentials(&form, "alice", "alice-password")
+    let no_csrf: Vec<(String, String)> = form
+        .with_credentials("alice", "alice-password")
         .into_iter()
         .filter(|(k, _)| k != "csrf")
         .collect();
-    let response = browser
-        .post_form(&n1.url("/login/directory"), &no_csrf)
-        .await;
-    assert_eq!(response.status(), 303);
-    assert!(!sets_session(&response));
-    let back = location(&response);
-    assert!(
-        back.starts_with("/login/directory?return_to=") && back.contains("error=csrf"),
-        "{back}"
-    );
-    let (status, html) = page(&browser, &n1.url(&back)).await;
-    assert_eq!(status, 200);
+    let html = back_to_the_form(&browser, &n1, &no_csrf, "csrf", "no csrf").await;
     assert!(html.contains("The form expired"), "{html}");
     assert_signed_out(&browser, &flow.authorize).await;
 
@@ -371,17 +241,10 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
     let response = browser
         .post_form(
             &n2.url("/login/directory"),
-            &with_credentials(&form, "alice", "alice-password"),
+            &form.with_credentials("alice", "alice-password"),
         )
         .await;
-    assert_eq!(
-        response.status(),
-        303,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    assert!(sets_session(&response));
-    assert_eq!(location(&response), return_to);
+    assert_eq!(signed_in(response).await, return_to);
     let back = browser.get(&n2.url(&return_to)).await;
     assert_eq!(back.status(), 200, "our consent page");
     let code = consent_and_code(&browser, &n2, back).await;
@@ -401,12 +264,10 @@ async fn a_person_signs_in_with_the_directory_on_a_three_node_cluster() {
     let response = browser
         .post_form(
             &n3.url("/login/directory"),
-            &with_credentials(&form, "alice", "alice-password"),
+            &form.with_credentials("alice", "alice-password"),
         )
         .await;
-    assert!(!sets_session(&response));
-    let (status, html) = page_of(response).await;
-    assert_eq!(status, 502, "{html}");
+    let html = refused(response, 502, "the directory is down").await;
     assert!(html.contains("Sign-in failed"), "{html}");
     assert!(
         html.contains("Example Directory") && html.contains("unavailable"),
@@ -458,10 +319,12 @@ async fn saml_at_idp(
     assert_eq!(status, 200, "the IdP's login form: {html}");
     let form = Form::parse(&html);
     assert_eq!(form.action, "/sso/login");
-    let mut fields = form.hidden.clone();
-    fields.push(("username".into(), user.into()));
-    fields.push(("password".into(), format!("{user}-password")));
-    fields.push(("action".into(), action.into()));
+    let password = format!("{user}-password");
+    let fields = form.with(&[
+        ("username", user),
+        ("password", &password),
+        ("action", action),
+    ]);
     let (status, html) = page_of(browser.post_form(&idp.url(&form.action), &fields).await).await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("id=\"saml-post\""), "{html}");
@@ -487,9 +350,7 @@ async fn saml_redirect(
     idp: &Idp,
 ) -> String {
     let login = authorize_goes_to(browser, &flow.authorize).await;
-    let (status, html) = page(browser, &start.url(&login)).await;
-    assert_eq!(status, 200);
-    let href = provider_href(&html, id).unwrap_or_else(|| panic!("no button for {id}: {html}"));
+    let href = button_href(browser, start, &login, id).await;
     let response = browser.get(&start.url(&href)).await;
     assert_eq!(response.status(), 303, "starting the SAML login");
     let redirect = location(&response);
@@ -514,6 +375,23 @@ async fn post_to_acs(
     let url = on_node(acs, issuer, target);
     browser.carry_cookies(&from.url("/"), &target.url("/"));
     browser.post_form(&url, fields).await
+}
+
+/// A new client's login in a new browser, started on `start` with provider "corp" and through
+/// the IdP as `(user, action)`; the IdP's answer posted to the ACS on `target`: (flow, browser,
+/// our answer to that post).
+async fn saml_login(
+    issuer: &str,
+    start: &Endpoint,
+    target: &Endpoint,
+    idp: &Idp,
+    who: (&str, &str),
+) -> (Flow, Browser, reqwest::Response) {
+    let flow = new_flow(start).await;
+    let browser = Browser::new();
+    let answer = saml_at_idp(&browser, start, &flow, "corp", idp, who).await;
+    let response = post_to_acs(&browser, issuer, start, target, &answer.acs, &answer.fields).await;
+    (flow, browser, response)
 }
 
 async fn last_response(idp: &Idp) -> Value {
@@ -582,14 +460,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     let answer = saml_at_idp(&browser, &n1, &flow, "corp", &saml, ("alice", "login")).await;
     assert_eq!(answer.acs, format!("{issuer}/saml/corp/acs"));
     let response = post_to_acs(&browser, &issuer, &n1, &n3, &answer.acs, &answer.fields).await;
-    assert_eq!(
-        response.status(),
-        303,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
-    assert!(sets_session(&response));
-    let return_to = location(&response);
+    let return_to = signed_in(response).await;
     assert!(return_to.starts_with("/authorize?"), "{return_to}");
     let back = browser.get(&n3.url(&return_to)).await;
     let code = consent_and_code(&browser, &n3, back).await;
@@ -620,9 +491,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     ];
     for (who, replayer) in [("another browser", &Browser::new()), ("the same", &browser)] {
         let response = post_to_acs(replayer, &issuer, &n3, &n2, &answer.acs, &replayed).await;
-        assert!(!sets_session(&response), "{who}");
-        let (status, html) = page_of(response).await;
-        assert_eq!(status, 400, "{who}: {html}");
+        let html = refused(response, 400, who).await;
         assert!(html.contains("already completed"), "{who}: {html}");
     }
 
@@ -640,9 +509,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
         ),
     ];
     let response = post_to_acs(&browser, &issuer, &n2, &n1, &answer.acs, &fresh).await;
-    assert!(!sets_session(&response));
-    let (status, html) = page_of(response).await;
-    assert_eq!(status, 400, "{html}");
+    let html = refused(response, 400, "a fresh RelayState").await;
     assert!(html.contains("answer our login request"), "{html}");
     assert_signed_out(&browser, &flow.authorize).await;
 
@@ -654,13 +521,9 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
         ("tampered", "signature does not verify"),
     ] {
         set_saml_mode(&saml, mode).await;
-        let flow = new_flow(&n2).await;
-        let browser = Browser::new();
-        let answer = saml_at_idp(&browser, &n2, &flow, "corp", &saml, ("alice", "login")).await;
-        let response = post_to_acs(&browser, &issuer, &n2, &n1, &answer.acs, &answer.fields).await;
-        assert!(!sets_session(&response), "{mode}");
-        let (status, html) = page_of(response).await;
-        assert_eq!(status, 400, "{mode}: {html}");
+        let (flow, browser, response) =
+            saml_login(&issuer, &n2, &n1, &saml, ("alice", "login")).await;
+        let html = refused(response, 400, mode).await;
         assert!(html.contains("Sign-in failed"), "{mode}: {html}");
         assert!(html.contains(words), "{mode}: {html}");
         assert!(html.contains("Nothing was issued"), "{mode}: {html}");
@@ -671,10 +534,7 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     // Only the Response signed (not the assertion), and a persistent NameID: accepted, and
     // the subject is the NameID.
     set_saml_knobs(&saml, json!({"sign": "response", "nameid": "persistent"})).await;
-    let flow = new_flow(&n2).await;
-    let browser = Browser::new();
-    let answer = saml_at_idp(&browser, &n2, &flow, "corp", &saml, ("bob", "login")).await;
-    let response = post_to_acs(&browser, &issuer, &n2, &n1, &answer.acs, &answer.fields).await;
+    let (flow, browser, response) = saml_login(&issuer, &n2, &n1, &saml, ("bob", "login")).await;
     assert_eq!(
         response.status(),
         303,
@@ -690,13 +550,8 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     set_saml_knobs(&saml, json!({"sign": "assertion", "nameid": "email"})).await;
 
     // Cancel at the IdP.
-    let flow = new_flow(&n3).await;
-    let browser = Browser::new();
-    let answer = saml_at_idp(&browser, &n3, &flow, "corp", &saml, ("alice", "cancel")).await;
-    let response = post_to_acs(&browser, &issuer, &n3, &n3, &answer.acs, &answer.fields).await;
-    assert!(!sets_session(&response));
-    let (status, html) = page_of(response).await;
-    assert_eq!(status, 400, "{html}");
+    let (flow, browser, response) = saml_login(&issuer, &n3, &n3, &saml, ("alice", "cancel")).await;
+    let html = refused(response, 400, "cancelled").await;
     assert!(html.contains("did not sign you in"), "{html}");
     assert_signed_out(&browser, &flow.authorize).await;
     eprintln!("saml test: {:?}", started.elapsed());
@@ -816,14 +671,14 @@ async fn the_active_provider_is_switched_on_a_running_cluster() {
         &directory,
     )
     .await;
-    let (status, answer) = admin(
-        &cluster,
-        3,
-        reqwest::Method::DELETE,
-        "/admin/identity-providers/sso",
-        None,
-    )
-    .await;
+    let (status, answer) = cluster
+        .admin(
+            3,
+            reqwest::Method::DELETE,
+            "/admin/identity-providers/sso",
+            None,
+        )
+        .await;
     assert_eq!(status, 204, "{answer}");
     let took = wait_on_every_node(&nodes, &flow, "/login/directory?return_to=").await;
     eprintln!("straight to the directory on every node after {took:?}");
@@ -850,26 +705,18 @@ async fn the_active_provider_is_switched_on_a_running_cluster() {
     assert_eq!(status, 400, "a deleted provider: {html}");
 
     // A local login posted anyway (the form of an old page) is refused, and issues nothing.
-    let mut fields: Vec<(String, String)> = form.hidden.clone();
-    fields.push(("username".into(), "admin".into()));
-    fields.push(("password".into(), ADMIN_PASSWORD.into()));
-    let response = browser.post_form(&n2.url("/login"), &fields).await;
-    assert!(!sets_session(&response));
-    let (status, html) = page_of(response).await;
-    assert_eq!(status, 400, "{html}");
+    let response = browser
+        .post_form(
+            &n2.url("/login"),
+            &form.with_credentials("admin", ADMIN_PASSWORD),
+        )
+        .await;
+    let html = refused(response, 400, "a local login").await;
     assert!(html.contains("Local accounts are switched off"), "{html}");
     assert_signed_out(&browser, &authorize).await;
 
     // The directory still works through the form it now goes to.
-    let response = browser
-        .post_form(
-            &n2.url("/login/directory"),
-            &with_credentials(&form, "bob", "bob-password"),
-        )
-        .await;
-    assert_eq!(response.status(), 303);
-    let back = browser.get(&n2.url(&location(&response))).await;
-    let code = consent_and_code(&browser, n2, back).await;
+    let code = directory_code(&browser, n2, &form, "bob", "bob-password").await;
     let claims = claims_of(&nodes[2], &flow, &code).await;
     assert_eq!(claims["sub"], "directory:bob");
     assert_eq!(claims["groups"], json!(["engineers"]));
@@ -952,15 +799,7 @@ async fn providers_in_the_config_file_seed_the_first_start_only() {
         "{form_page}"
     );
     let form = Form::parse(&form_page);
-    let response = browser
-        .post_form(
-            &n1.url("/login/directory"),
-            &with_credentials(&form, "carol", "carol-password"),
-        )
-        .await;
-    assert_eq!(response.status(), 303);
-    let back = browser.get(&n1.url(&location(&response))).await;
-    let code = consent_and_code(&browser, &n1, back).await;
+    let code = directory_code(&browser, &n1, &form, "carol", "carol-password").await;
     let claims = claims_of(&n1, &flow, &code).await;
     assert_eq!(claims["sub"], "directory:carol");
     assert_eq!(claims["name"], "Carol Danvers");
