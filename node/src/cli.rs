@@ -22,6 +22,39 @@ pub enum Command {
     /// Inspect and resize a running cluster (through its internal admin API).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Configure identity providers and local accounts on a running cluster (through its
+    /// internal admin API; a change applies on every node at once).
+    #[command(subcommand)]
+    Idp(IdpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdpCommand {
+    /// List the identity providers (secrets are never shown) and whether local accounts are on.
+    List(ClusterArgs),
+    /// Create or replace provider ID from a JSON or TOML file (the keys of README's
+    /// `[[identity_provider]]` examples; `id` may be left out).
+    Put {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        id: String,
+        /// The provider's description (.json, or .toml with the keys at the top level).
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Remove provider ID.
+    Delete {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        id: String,
+    },
+    /// Switch local accounts (username and password kept by mcpauth) on or off.
+    LocalLogin {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

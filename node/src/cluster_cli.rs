@@ -28,7 +28,7 @@ pub enum CliError {
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
 
-struct Operator {
+pub(crate) struct Operator {
     client: ClusterClient,
     nodes: Vec<NodeEntry>,
 }
@@ -52,7 +52,7 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
 }
 
 impl Operator {
-    fn new(args: &ClusterArgs) -> Result<Self, CliError> {
+    pub(crate) fn new(args: &ClusterArgs) -> Result<Self, CliError> {
         let file = crate::settings::read_file(&args.config)?;
         let first = file.nodes.first().map(|n| n.id);
         // The same resolution of paths and defaults as `serve`, for the secret file.
@@ -174,20 +174,31 @@ impl Operator {
 
     /// POST an admin call to the first node that answers.
     async fn admin(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        self.call(Method::POST, path, Some(&body)).await
+    }
+
+    /// Call the admin API of the first node that answers (any node serves it; a node that
+    /// cannot reach the leader says 502/503 and the next one is tried).
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
         let mut problems = Vec::new();
         for node in &self.nodes {
             match self
                 .client
                 .json(
-                    Method::POST,
+                    method.clone(),
                     &node.raft,
                     path,
-                    Some(&body),
+                    body,
                     Duration::from_secs(60),
                 )
                 .await
             {
-                Ok((200, value)) => return Ok(value),
+                Ok((200 | 204, value)) => return Ok(value),
                 Ok((status, value)) if status != 502 && status != 503 => {
                     return Err(CliError::Refused(
                         value["error"]

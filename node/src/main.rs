@@ -2,6 +2,7 @@
 
 mod cli;
 mod cluster_cli;
+mod idp_cli;
 mod secret_files;
 mod serve;
 mod settings;
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|s| serve::serve(s).map_err(|e| e.to_string())),
         cli::Command::Cluster(command) => cluster_cli::run(command).map_err(|e| e.to_string()),
+        cli::Command::Idp(command) => idp_cli::run(command).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
