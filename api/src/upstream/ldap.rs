@@ -2,7 +2,7 @@
 //! directory and read who the person is.
 //!
 //! ```text
-//! connect (ldaps://, or ldap:// + StartTLS; our own rustls config on ring, roots = ca_pem)
+//! connect (ldaps://, or ldap:// + StartTLS; our own rustls config on ring, roots = ca_pem, else the system trust store)
 //!   --> bind as the service account (bind_dn), or stay anonymous
 //!   --> search user_base for user_filter with the escaped username (at most 2 entries)
 //!   --> bind as the entry found, with the password        (invalidCredentials = wrong password)
@@ -132,26 +132,14 @@ fn connection_settings(
     }
 }
 
-/// A rustls client configuration on the ring provider trusting exactly the CAs in `ca_pem`.
+/// A rustls client configuration on the ring provider trusting exactly the CAs in `ca_pem`,
+/// or, without it, the system's trust store (where company CAs are usually installed).
 fn tls_config(ca_pem: Option<&str>) -> Result<Arc<ClientConfig>, UpstreamError> {
     let misconfigured = |what: String| UpstreamError::Misconfigured(format!("ca_pem: {what}"));
-    let Some(pem) = ca_pem.filter(|pem| !pem.trim().is_empty()) else {
-        // The system trust store would need rustls-native-certs or webpki-roots as a
-        // dependency; until then the directory's CA must be given.
-        return Err(UpstreamError::Misconfigured(
-            "ca_pem is required for TLS (ldaps:// or starttls): give the PEM of the CA that signed the directory's certificate".into(),
-        ));
+    let roots = match ca_pem.filter(|pem| !pem.trim().is_empty()) {
+        Some(pem) => roots_from_pem(pem).map_err(misconfigured)?,
+        None => system_roots()?,
     };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| misconfigured(format!("unreadable PEM ({e})")))?;
-        roots
-            .add(cert)
-            .map_err(|e| misconfigured(format!("not a usable CA certificate ({e})")))?;
-    }
-    if roots.is_empty() {
-        return Err(misconfigured("no certificate found".into()));
-    }
     let config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -159,6 +147,33 @@ fn tls_config(ca_pem: Option<&str>) -> Result<Arc<ClientConfig>, UpstreamError> 
             .with_root_certificates(roots)
             .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The system's trusted CAs; none at all is a misconfiguration (give ca_pem).
+fn system_roots() -> Result<RootCertStore, UpstreamError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(UpstreamError::Misconfigured(
+            "no ca_pem given and no CA certificates found in the system trust store: give the PEM of the CA that signed the directory's certificate".into(),
+        ));
+    }
+    Ok(roots)
+}
+
+fn roots_from_pem(pem: &str) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("unreadable PEM ({e})"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("not a usable CA certificate ({e})"))?;
+    }
+    if roots.is_empty() {
+        return Err("no certificate found".into());
+    }
+    Ok(roots)
 }
 
 /// One connection to the directory; every operation runs under the read timeout.
@@ -584,7 +599,7 @@ fn tls_failure(what: &str, error: &rustls::Error) -> UpstreamError {
     use rustls::CertificateError as C;
     let reason = match error {
         rustls::Error::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
-            "the directory's certificate is not trusted (not signed by the CA in ca_pem)".to_owned()
+            "the directory's certificate is not trusted (not signed by the CA in ca_pem, or by one in the system trust store when ca_pem is not given)".to_owned()
         }
         rustls::Error::InvalidCertificate(
             C::NotValidForName | C::NotValidForNameContext { .. },
