@@ -73,6 +73,9 @@ type Claims = IdTokenClaims<OtherClaims, CoreGenderClaim>;
 struct Cached {
     /// The provider record it was built for: a changed provider is fetched anew.
     updated_at: u64,
+    /// The issuer it was discovered from: `updated_at` has a one-second resolution, so two
+    /// changes within a second must not keep the first issuer's endpoints and keys.
+    issuer: String,
     metadata: CoreProviderMetadata,
     fetched_at: Instant,
     jwks_fetched_at: Instant,
@@ -275,7 +278,7 @@ impl OidcRp {
             .read()
             .ok()
             .and_then(|c| c.get(&provider.id).cloned())
-            .filter(|c| c.updated_at == provider.updated_at);
+            .filter(|c| c.updated_at == provider.updated_at && c.issuer == config.issuer);
         if let Some(cached) = &existing {
             let fresh = cached.fetched_at.elapsed() < METADATA_TTL;
             let keys_recent = cached.jwks_fetched_at.elapsed() < JWKS_REFETCH_GAP;
@@ -314,6 +317,7 @@ impl OidcRp {
         };
         let cached = Arc::new(Cached {
             updated_at: provider.updated_at,
+            issuer: config.issuer.clone(),
             metadata: metadata.set_jwks(jwks),
             fetched_at,
             jwks_fetched_at: now,
