@@ -431,11 +431,16 @@ fn identity_from(claims: &Claims, map: &ClaimMap) -> Result<Identity, UpstreamEr
     let subject = as_text(claim(claims, &map.subject)).ok_or_else(|| {
         UpstreamError::Invalid(format!("the ID token has no {:?} claim", map.subject))
     })?;
-    let email = as_text(claim(claims, &map.email));
+    let mut email = as_text(claim(claims, &map.email));
     if map.require_verified_email && email.is_some() && claims.email_verified() != Some(true) {
         return Err(UpstreamError::Denied(
             "the provider has not verified your email address".into(),
         ));
+    }
+    if claims.email_verified() == Some(false) {
+        // Access tokens carry `email` for MCP servers to decide by: never one the provider
+        // itself says is unverified (anyone could have typed it).
+        email = None;
     }
     Ok(Identity {
         subject,
@@ -444,4 +449,47 @@ fn identity_from(claims: &Claims, map: &ClaimMap) -> Result<Identity, UpstreamEr
         name: as_text(claim(claims, &map.name)),
         groups: as_list(claim(claims, &map.groups)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(extra: Value) -> Claims {
+        let mut base = serde_json::json!({
+            "iss": "https://idp.example.test",
+            "aud": ["mcpauth"],
+            "exp": 2_000_000_000u64,
+            "iat": 1_000_000_000u64,
+            "sub": "u-1",
+            "email": "ceo@example.test",
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(base).expect("claims")
+    }
+
+    #[test]
+    fn an_email_the_provider_says_is_unverified_is_not_carried() {
+        let identity = identity_from(
+            &claims(serde_json::json!({"email_verified": false})),
+            &ClaimMap::default(),
+        )
+        .expect("login still succeeds");
+        assert_eq!(identity.subject, "u-1");
+        assert_eq!(identity.email, None);
+        assert_eq!(identity.username, None);
+    }
+
+    #[test]
+    fn a_verified_email_or_one_without_a_verdict_is_carried() {
+        for extra in [
+            serde_json::json!({"email_verified": true}),
+            serde_json::json!({}),
+        ] {
+            let identity = identity_from(&claims(extra), &ClaimMap::default()).expect("login");
+            assert_eq!(identity.email.as_deref(), Some("ceo@example.test"));
+        }
+    }
 }
