@@ -103,11 +103,26 @@ pub async fn finish(
     let subject = text(&map.subject).ok_or_else(|| {
         UpstreamError::Invalid(format!("the user API answered no {:?}", map.subject))
     })?;
-    let mut email = text(&map.email);
+    let claimed = text(&map.email);
+    let verdict = match user.get("email_verified") {
+        Some(Value::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    // Never an email the user API says is unverified; with require_verified_email, only one
+    // it vouches for (else the emails API's verified primary).
+    let mut email = claimed.clone().filter(|_| match verdict {
+        Some(verified) => verified,
+        None => !map.require_verified_email,
+    });
     if email.is_none() {
         if let Some(url) = &config.emails_endpoint {
             email = primary_email(outbound, url, &bearer).await?;
         }
+    }
+    if map.require_verified_email && email.is_none() && claimed.is_some() {
+        return Err(UpstreamError::Denied(
+            "the provider has not verified your email address".into(),
+        ));
     }
     Ok(Identity {
         subject,
