@@ -128,7 +128,8 @@ impl From<&Refusal> for OAuthError {
             | Refusal::UpstreamStateExpired
             | Refusal::UpstreamStateMismatch
             | Refusal::UpstreamStateUsed
-            | Refusal::AssertionReplayed => return OAuthError::server_error(),
+            | Refusal::AssertionReplayed
+            | Refusal::TooManyPendingLogins => return OAuthError::server_error(),
             Refusal::UnknownCode
             | Refusal::CodeExpired
             | Refusal::CodeReplayed { .. }

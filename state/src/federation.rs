@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Digest, Sealed, UnixTime};
 use crate::outcome::{Outcome, Refusal};
 
+/// The most upstream logins pending at once, cluster-wide. Starting one needs no sign-in, so
+/// the state must not grow without bound while they wait out their 10 minutes.
+pub const MAX_PENDING_UPSTREAM: usize = 100_000;
+
 /// An upstream identity provider as stored. Never holds a secret in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityProvider {
@@ -163,6 +167,9 @@ impl Federation {
         }
         if !self.providers.contains_key(&pending.provider_id) {
             return Outcome::Refused(Refusal::UnknownIdentityProvider);
+        }
+        if self.pending.len() >= MAX_PENDING_UPSTREAM {
+            return Outcome::Refused(Refusal::TooManyPendingLogins);
         }
         self.pending.insert(*state_digest, pending.clone());
         Outcome::Done

@@ -13,7 +13,9 @@ mod outcome;
 mod state;
 
 pub use command::Command;
-pub use federation::{Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile};
+pub use federation::{
+    Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile, MAX_PENDING_UPSTREAM,
+};
 pub use model::*;
 pub use outcome::{Outcome, PurgeCounts, Refusal};
 pub use state::{grant, State, StateCounts};

@@ -85,4 +85,6 @@ pub enum Refusal {
     UpstreamStateUsed,
     #[error("the SAML assertion was already used")]
     AssertionReplayed,
+    #[error("too many sign-ins are in progress")]
+    TooManyPendingLogins,
 }

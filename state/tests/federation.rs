@@ -440,6 +440,34 @@ fn begin_upstream_login_stores_the_pending_login() {
 }
 
 #[test]
+fn begin_upstream_login_is_refused_unchanged_once_the_pending_logins_are_at_the_cap() {
+    let mut state = with_provider();
+    for i in 0..mcpauth_state::MAX_PENDING_UPSTREAM as u64 {
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&i.to_be_bytes());
+        digest[31] = 0xEE;
+        assert_eq!(
+            state.apply(&begin(digest, pending(PROVIDER, T0 + LOGIN_TTL))),
+            Outcome::Done
+        );
+    }
+    assert_refused_unchanged(
+        &mut state,
+        &begin(STATE_1, pending(PROVIDER, T0 + LOGIN_TTL)),
+        Refusal::TooManyPendingLogins,
+    );
+    // Once they expire and are purged, logins start again.
+    state.apply(&Command::Purge {
+        now: T0 + LOGIN_TTL,
+        unclaimed_client_ttl: u64::MAX,
+    });
+    assert_eq!(
+        state.apply(&begin(STATE_1, pending(PROVIDER, T0 + 2 * LOGIN_TTL))),
+        Outcome::Done
+    );
+}
+
+#[test]
 fn begin_upstream_login_for_an_unknown_provider_is_refused_unchanged() {
     let mut state = with_provider();
     assert_refused_unchanged(

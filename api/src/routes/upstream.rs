@@ -27,6 +27,8 @@ use crate::{clock, secrets};
 
 /// How long a person may take at their provider.
 pub const UPSTREAM_LOGIN_TTL: u64 = 600;
+/// The longest `/authorize?...` request a login returns to (real clients send well under 2 KiB).
+pub const MAX_RETURN_TO: usize = 4096;
 /// The cookie binding a pending upstream login to the browser that started it.
 pub const UPSTREAM_COOKIE: &str = "mcpauth_upstream";
 
@@ -39,7 +41,10 @@ pub struct StartQuery {
 /// Only a path back into our own authorization endpoint is an acceptable return target.
 pub fn checked_return_to(return_to: Option<&str>) -> Result<&str, PageError> {
     match return_to {
-        Some(r) if r.starts_with("/authorize?") && !r.contains('\\') => Ok(r),
+        // The length cap bounds what an unauthenticated start writes to the replicated state.
+        Some(r) if r.starts_with("/authorize?") && !r.contains('\\') && r.len() <= MAX_RETURN_TO => {
+            Ok(r)
+        }
         _ => Err(PageError::bad_request(
             "Invalid sign-in request",
             "Sign in by starting from your application; this page was opened without a valid request.",
@@ -230,6 +235,12 @@ pub async fn start(
     };
     match app.sessions.send(Federate(begin)).await {
         Ok(Ok(Outcome::Done)) => {}
+        Ok(Ok(Outcome::Refused(Refusal::TooManyPendingLogins))) => {
+            tracing::warn!("upstream login refused: too many pending");
+            return Err(PageError::unavailable(
+                "too many sign-ins are in progress; try again in a few minutes",
+            ));
+        }
         Ok(Ok(other)) => {
             tracing::error!(?other, "upstream login not recorded");
             return Err(PageError::internal());

@@ -398,6 +398,11 @@ fn scopes_or(given: &Option<Vec<String>>, default: &[&str]) -> Vec<String> {
     }
 }
 
+/// Entra's tenant-independent endpoints: their ID tokens name the user's own tenant.
+pub fn is_multi_tenant(tenant: &str) -> bool {
+    matches!(tenant, "organizations" | "common" | "consumers")
+}
+
 /// Apply an OpenID Connect preset: the issuer, scopes and claim names that provider needs.
 fn resolve_oidc(spec: &OidcConfigSpec) -> Result<OidcConfig, ConfigError> {
     let mut claims = spec.claims.clone().unwrap_or_default();
@@ -410,7 +415,9 @@ fn resolve_oidc(spec: &OidcConfigSpec) -> Result<OidcConfig, ConfigError> {
             "https://accounts.google.com".to_owned()
         }
         Some("entra") => {
-            let tenant = spec.tenant.as_deref().unwrap_or("organizations");
+            // Required: "organizations" (any work account of any tenant) must be a choice,
+            // never a default.
+            let tenant = required("tenant", &spec.tenant)?;
             if spec.claims.is_none() {
                 // Entra: `oid` is the stable user id across apps; `sub` is pairwise per app.
                 // Email may be absent; `preferred_username` is the UPN.
@@ -418,7 +425,7 @@ fn resolve_oidc(spec: &OidcConfigSpec) -> Result<OidcConfig, ConfigError> {
                 claims.email = "email".into();
             }
             // Multi-tenant endpoints publish an issuer with a `{tenantid}` placeholder.
-            issuer_is_template = matches!(tenant, "organizations" | "common" | "consumers");
+            issuer_is_template = is_multi_tenant(tenant);
             format!("https://login.microsoftonline.com/{tenant}/v2.0")
         }
         Some("okta") => {
@@ -650,5 +657,69 @@ impl ProviderSpec {
             sealed_secret,
             updated_at: now,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oidc(json: serde_json::Value) -> Result<OidcConfig, ConfigError> {
+        match ProviderSpec::from_json(json)?.kind {
+            KindSpec::Oidc(spec) => resolve_oidc(&spec),
+            other => panic!("not oidc: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn entra_needs_a_tenant_and_marks_multi_tenant_issuers() {
+        let base =
+            serde_json::json!({"id": "e", "kind": "oidc", "preset": "entra", "client_id": "c"});
+        let refused = oidc(base.clone()).expect_err("tenant required");
+        assert!(refused.0.contains("tenant is required"), "{refused}");
+        for (tenant, template) in [
+            ("organizations", true),
+            ("common", true),
+            ("consumers", true),
+            ("4a5b6c7d-0000-0000-0000-000000000000", false),
+        ] {
+            let mut spec = base.clone();
+            spec["tenant"] = serde_json::json!(tenant);
+            let config = oidc(spec).expect("valid");
+            assert_eq!(config.issuer_is_template, template, "{tenant}");
+            assert_eq!(
+                config.issuer,
+                format!("https://login.microsoftonline.com/{tenant}/v2.0")
+            );
+            assert_eq!(config.claims.subject, "oid");
+        }
+    }
+
+    #[test]
+    fn plain_ldap_is_refused_off_loopback_whatever_the_scheme_case() {
+        for url in ["ldap://ldap.example.com", "LDAP://ldap.example.com"] {
+            let spec = LdapConfigSpec {
+                url: url.into(),
+                starttls: false,
+                ca_pem: None,
+                bind_dn: None,
+                bind_password: None,
+                user_base: "dc=x".into(),
+                user_filter: ldap_user_filter(),
+                group_base: None,
+                group_filter: ldap_group_filter(),
+                group_name_attribute: ldap_group_name(),
+                subject_attribute: ldap_subject(),
+                email_attribute: ldap_email(),
+                name_attribute: ldap_name(),
+                member_of_attribute: None,
+            };
+            assert!(check_ldap(&spec).is_err(), "{url}");
+            let loopback = LdapConfigSpec {
+                url: "ldap://[::1]:389".into(),
+                ..spec
+            };
+            assert!(check_ldap(&loopback).is_ok());
+        }
     }
 }

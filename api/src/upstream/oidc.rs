@@ -224,9 +224,20 @@ impl OidcRp {
                 .get("tid")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let expected = issuer_of(config)
-                .replace("organizations", tid)
-                .replace("common", tid);
+            // The tenant segment of the configured issuer (organizations, common, consumers)
+            // becomes the token's own tenant.
+            let configured = issuer_of(config);
+            let expected = configured
+                .split('/')
+                .map(|segment| {
+                    if super::config::is_multi_tenant(segment) {
+                        tid
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
             if tid.is_empty() || claims.issuer().as_str() != expected {
                 return Err(openidconnect::ClaimsVerificationError::InvalidIssuer(
                     "the issuer does not match the token's tenant".into(),
