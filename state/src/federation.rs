@@ -109,6 +109,19 @@ impl Federation {
     pub fn profile(&self, subject: &str) -> Option<&Profile> {
         self.profiles.get(subject)
     }
+    /// Whether `subject` may still use its session and tokens: a federated subject only while
+    /// its identity provider exists and is enabled (switching a provider off ends access through
+    /// it); any other subject (a local account) always.
+    pub fn provider_allows(&self, subject: &str) -> bool {
+        match self.profiles.get(subject) {
+            Some(profile) => self
+                .providers
+                .get(&profile.provider_id)
+                .is_some_and(|p| p.enabled),
+            None => true,
+        }
+    }
+
     pub fn pending_count(&self) -> usize {
         self.pending.len()
     }

@@ -1533,3 +1533,36 @@ fn federation_command_kinds_are_distinct_names() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// provider_allows: switching a provider off ends access through it
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_federated_subject_is_allowed_only_while_its_provider_is_enabled() {
+    let mut state = with_provider();
+    apply_done(
+        &mut state,
+        &federated_login([9; 32], SUBJECT, "alice@example.test", T0 + 3600, None),
+    );
+    assert!(state.federation().provider_allows(SUBJECT));
+    // A subject without a profile is a local account: always allowed.
+    assert!(state.federation().provider_allows("admin"));
+
+    let mut off = provider(PROVIDER, "Corp", T0 + 1);
+    off.enabled = false;
+    apply_done(&mut state, &put(off));
+    assert!(!state.federation().provider_allows(SUBJECT));
+    assert!(state.federation().provider_allows("admin"));
+
+    apply_done(&mut state, &put(provider(PROVIDER, "Corp", T0 + 2)));
+    assert!(state.federation().provider_allows(SUBJECT));
+
+    apply_done(
+        &mut state,
+        &Command::DeleteIdentityProvider {
+            id: PROVIDER.to_owned(),
+        },
+    );
+    assert!(!state.federation().provider_allows(SUBJECT));
+}

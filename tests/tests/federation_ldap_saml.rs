@@ -949,3 +949,87 @@ async fn an_invalid_provider_in_the_config_file_stops_serve_with_a_message() {
     }
     eprintln!("invalid config test: {:?}", started.elapsed());
 }
+
+// ---------------------------------------------------------------- 5. switching a provider off ends access
+
+#[tokio::test]
+async fn switching_a_provider_off_ends_its_sessions_and_refresh_tokens() {
+    let _serial = serial().await;
+    let (slapd, _) = idp::slapd();
+    let cluster = TestCluster::start(1).await;
+    let n1 = cluster.endpoint(1);
+    let directory = idp::ldap_provider_config(&slapd, "directory");
+    admin_put(
+        &cluster,
+        1,
+        "/admin/identity-providers/directory",
+        &directory,
+    )
+    .await;
+
+    // Bob signs in through the directory: a session in his browser and a refresh token.
+    let flow = new_flow(&n1).await;
+    let browser = Browser::new();
+    let (form, _) = directory_form(&browser, &n1, &flow, "directory").await;
+    let code = directory_code(&browser, &n1, &form, "bob", "bob-password").await;
+    let tokens: Value = mcpauth_tests::redeem(&n1, &flow.client_id, &code, &flow.verifier)
+        .await
+        .json()
+        .await
+        .expect("tokens");
+    let refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    // While the directory is on, his session skips the login page.
+    let again = browser.get(&flow.authorize).await;
+    assert!(
+        !location(&again).starts_with("/login"),
+        "signed in: {}",
+        location(&again)
+    );
+
+    // The directory is switched off: his session has ended and his refresh token is refused.
+    let mut disabled = directory.clone();
+    disabled["enabled"] = json!(false);
+    admin_put(
+        &cluster,
+        1,
+        "/admin/identity-providers/directory",
+        &disabled,
+    )
+    .await;
+    let login = authorize_goes_to(&browser, &flow.authorize).await;
+    assert!(
+        login.starts_with("/login?"),
+        "session should have ended: {login}"
+    );
+    let response = mcpauth_tests::refresh(&n1, &flow.client_id, &refresh_token).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("switched off"),
+        "{body}"
+    );
+
+    // Switched on again, bob signs in anew (his old tokens stay dead).
+    admin_put(
+        &cluster,
+        1,
+        "/admin/identity-providers/directory",
+        &directory,
+    )
+    .await;
+    let flow = new_flow(&n1).await;
+    let browser = Browser::new();
+    let (form, _) = directory_form(&browser, &n1, &flow, "directory").await;
+    let code = directory_code(&browser, &n1, &form, "bob", "bob-password").await;
+    let claims = claims_of(&n1, &flow, &code).await;
+    assert_eq!(claims["sub"], "directory:bob");
+    let response = mcpauth_tests::refresh(&n1, &flow.client_id, &refresh_token).await;
+    assert_eq!(response.status(), 400);
+}

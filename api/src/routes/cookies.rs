@@ -25,10 +25,13 @@ pub async fn current_session(
         .sync_if_missing(|s| s.session(&digest).is_some())
         .await?;
     let now = clock::now();
-    Ok(app
-        .cluster
-        .read(|s| s.session(&digest).cloned())
-        .filter(|s| s.expires_at > now))
+    Ok(app.cluster.read(|s| {
+        s.session(&digest)
+            .filter(|session| session.expires_at > now)
+            // A session through an identity provider that was switched off has ended.
+            .filter(|session| s.federation().provider_allows(&session.subject))
+            .cloned()
+    }))
 }
 
 pub fn session_digest(req: &HttpRequest) -> Option<Digest> {

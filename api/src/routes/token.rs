@@ -227,6 +227,18 @@ pub async fn token(
             return Err(OAuthError::server_error());
         }
     };
+    if !app
+        .cluster
+        .read(|s| s.federation().provider_allows(&grant.subject))
+    {
+        // The family moved on in apply(), but its new tokens are never handed out: access
+        // through a provider that was switched off ends here.
+        tracing::info!(client_id = %client.client_id, grant_type, "token request refused: identity provider switched off");
+        return Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the identity provider this grant came from is switched off",
+        ));
+    }
     let issue_refresh = client
         .metadata
         .grant_types
