@@ -349,3 +349,21 @@ async fn a_plain_oauth2_provider_signs_in_through_its_user_api() {
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("Sign-in failed"), "{html}");
 }
+
+#[tokio::test]
+async fn es256_id_tokens_are_accepted_when_the_provider_publishes_es256() {
+    // The fixture's `mcpauth-es256` client gets ES256-signed ID tokens; the algorithms allowed
+    // come from the provider's discovery document, not a fixed RS256.
+    let cluster = TestCluster::start(1).await;
+    let n1 = cluster.endpoint(1);
+    let upstream = idp::oidc_provider(&[format!("{}/login/ec/callback", n1.issuer)]);
+    let mut config = idp::oidc_provider_config(&upstream, "ec");
+    config["client_id"] = json!("mcpauth-es256");
+    admin_put(&cluster, 1, "/admin/identity-providers/ec", &config).await;
+    let (flow, browser, url) = started(&n1, "ec").await;
+    let callback = upstream_login(&browser, &url, "carol", "carol-password").await;
+    let back = back_from(&browser, &callback).await;
+    let code = consent_and_code(&browser, &n1, back).await;
+    let claims = claims_of(&n1, &flow, &code).await;
+    assert_eq!(claims["sub"], "ec:u-carol");
+}
