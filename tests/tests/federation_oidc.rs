@@ -367,3 +367,32 @@ async fn es256_id_tokens_are_accepted_when_the_provider_publishes_es256() {
     let claims = claims_of(&n1, &flow, &code).await;
     assert_eq!(claims["sub"], "ec:u-carol");
 }
+
+#[tokio::test]
+async fn two_sign_ins_started_in_parallel_tabs_both_complete() {
+    // One browser starts two logins (two tabs, or an MCP client retrying) before finishing
+    // either: each keeps its own binding cookie, so both callbacks are accepted.
+    let cluster = TestCluster::start(1).await;
+    let n1 = cluster.endpoint(1);
+    let upstream = idp::oidc_provider(&[format!("{}/login/sso/callback", n1.issuer)]);
+    admin_put(
+        &cluster,
+        1,
+        "/admin/identity-providers/sso",
+        &idp::oidc_provider_config(&upstream, "sso"),
+    )
+    .await;
+    let browser = Browser::new();
+    let first = new_flow(&n1).await;
+    let second = new_flow(&n1).await;
+    let first_url = choose_provider(&browser, &n1, &first.authorize, "sso").await;
+    let second_url = choose_provider(&browser, &n1, &second.authorize, "sso").await;
+    let first_callback = upstream_login(&browser, &first_url, "alice", "alice-password").await;
+    let second_callback = upstream_login(&browser, &second_url, "alice", "alice-password").await;
+    for (flow, callback) in [(&second, second_callback), (&first, first_callback)] {
+        let back = back_from(&browser, &callback).await;
+        let code = consent_and_code(&browser, &n1, back).await;
+        let claims = claims_of(&n1, flow, &code).await;
+        assert_eq!(claims["sub"], "sso:u-alice");
+    }
+}

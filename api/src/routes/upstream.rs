@@ -29,8 +29,16 @@ use crate::{clock, secrets};
 pub const UPSTREAM_LOGIN_TTL: u64 = 600;
 /// The longest `/authorize?...` request a login returns to (real clients send well under 2 KiB).
 pub const MAX_RETURN_TO: usize = 4096;
-/// The cookie binding a pending upstream login to the browser that started it.
+/// The cookies binding pending upstream logins to the browser that started them: one per login
+/// (named after its state), so sign-ins started in parallel tabs do not undo each other.
 pub const UPSTREAM_COOKIE: &str = "mcpauth_upstream";
+
+/// The binding cookie's name for the login whose upstream state is `state`.
+pub fn binding_cookie_name(state: &str) -> String {
+    let digest = secrets::digest(state);
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{UPSTREAM_COOKIE}_{tag}")
+}
 
 #[derive(Debug, Deserialize)]
 pub struct StartQuery {
@@ -135,9 +143,9 @@ fn sp_info(app: &AppState, provider: &str, config: &crate::upstream::config::Sam
     }
 }
 
-fn binding_cookie(app: &AppState, value: String) -> Cookie<'static> {
+fn binding_cookie(app: &AppState, name: String, value: String) -> Cookie<'static> {
     let secure = app.config.secure_cookies();
-    Cookie::build(UPSTREAM_COOKIE, value)
+    Cookie::build(name, value)
         .path("/")
         .http_only(true)
         // A SAML IdP on another site posts back cross-site: only SameSite=None (https) is sent.
@@ -249,7 +257,7 @@ pub async fn start(
         Err(_) => return Err(PageError::internal()),
     }
     let mut response = redirect(&location);
-    let _ = response.add_cookie(&binding_cookie(&app, browser));
+    let _ = response.add_cookie(&binding_cookie(&app, binding_cookie_name(&state), browser));
     Ok(response)
 }
 
@@ -295,13 +303,13 @@ async fn consume(
         Err(_) => return Err(PageError::internal()),
     };
     let from_this_browser = req
-        .cookie(UPSTREAM_COOKIE)
+        .cookie(&binding_cookie_name(state))
         .map(|c| secrets::secrets_equal(&secrets::digest(c.value()), &pending.browser_digest))
         .unwrap_or(false);
     if !from_this_browser {
         tracing::warn!(
             provider = %provider.id,
-            cookie_present = req.cookie(UPSTREAM_COOKIE).is_some(),
+            cookie_present = req.cookie(&binding_cookie_name(state)).is_some(),
             "upstream callback from another browser"
         );
         return Err(failed(
@@ -318,6 +326,7 @@ async fn sign_in(
     provider: &IdentityProvider,
     identity: Identity,
     return_to: &str,
+    state: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let now = clock::now();
     let subject = identity.our_subject(&provider.id);
@@ -354,9 +363,11 @@ async fn sign_in(
     tracing::info!(provider = %provider.id, "federated sign-in");
     let mut response = redirect(return_to);
     let _ = response.add_cookie(&cookies::session_cookie(app, session_id));
-    let mut spent = binding_cookie(app, String::new());
-    spent.make_removal();
-    let _ = response.add_cookie(&spent);
+    if let Some(state) = state {
+        let mut spent = binding_cookie(app, binding_cookie_name(state), String::new());
+        spent.make_removal();
+        let _ = response.add_cookie(&spent);
+    }
     Ok(response)
 }
 
@@ -430,7 +441,15 @@ pub async fn callback(
         _ => return Err(failed("This sign-in method does not use this callback.")),
     }
     .map_err(|e| upstream_failed(&provider, &e))?;
-    sign_in(&req, &app, &provider, identity, &pending.return_to).await
+    sign_in(
+        &req,
+        &app,
+        &provider,
+        identity,
+        &pending.return_to,
+        query.state.as_deref(),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -489,7 +508,15 @@ pub async fn saml_acs(
         Ok(Err(e)) => return Err(propose_failed(e)),
         Err(_) => return Err(PageError::internal()),
     }
-    sign_in(&req, &app, &provider, verified.identity, &pending.return_to).await
+    sign_in(
+        &req,
+        &app,
+        &provider,
+        verified.identity,
+        &pending.return_to,
+        form.relay_state.as_deref(),
+    )
+    .await
 }
 
 /// GET /saml/{provider}/metadata: our SP metadata for the IdP to import.
@@ -588,7 +615,7 @@ pub async fn directory_login(
     )
     .await
     {
-        Ok(identity) => sign_in(&req, &app, &provider, identity, &return_to).await,
+        Ok(identity) => sign_in(&req, &app, &provider, identity, &return_to, None).await,
         Err(UpstreamError::BadCredentials) => {
             tracing::info!(provider = %provider.id, "directory login refused: invalid credentials");
             Ok(back_to_directory(&provider.id, &return_to, "invalid"))
