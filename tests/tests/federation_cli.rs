@@ -5,6 +5,19 @@ use mcpauth_tests::cluster::TestCluster;
 use mcpauth_tests::federation::admin_list;
 use serde_json::Value;
 
+/// `mcpauth idp put ID --file FILE --config CONFIG`: (exit code, stdout, stderr).
+async fn idp_put(
+    cluster: &TestCluster,
+    config: &str,
+    id: &str,
+    file: &std::path::Path,
+) -> (i32, String, String) {
+    let file = file.display().to_string();
+    cluster
+        .cli(&["idp", "put", id, "--file", &file, "--config", config])
+        .await
+}
+
 #[tokio::test]
 async fn an_operator_manages_identity_providers_with_the_cli() {
     let cluster = TestCluster::start(3).await;
@@ -16,17 +29,7 @@ async fn an_operator_manages_identity_providers_with_the_cli() {
             "client_id": "mcpauth", "client_secret": "cli-secret-value"}"#,
     )
     .expect("write");
-    let (code, out, err) = cluster
-        .cli(&[
-            "idp",
-            "put",
-            "sso",
-            "--file",
-            &json_file.display().to_string(),
-            "--config",
-            &config,
-        ])
-        .await;
+    let (code, out, err) = idp_put(&cluster, &config, "sso", &json_file).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let saved: Value = serde_json::from_str(&out).expect("json answer");
     assert_eq!(saved["id"], "sso");
@@ -40,17 +43,7 @@ async fn an_operator_manages_identity_providers_with_the_cli() {
         "kind = \"ldap\"\nurl = \"ldaps://ldap.example.com\"\nuser_base = \"ou=people,dc=example,dc=com\"\n",
     )
     .expect("write");
-    let (code, out, err) = cluster
-        .cli(&[
-            "idp",
-            "put",
-            "dir",
-            "--file",
-            &toml_file.display().to_string(),
-            "--config",
-            &config,
-        ])
-        .await;
+    let (code, out, err) = idp_put(&cluster, &config, "dir", &toml_file).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
 
     // Applied on every node, listed without secrets.
@@ -77,17 +70,7 @@ async fn an_operator_manages_identity_providers_with_the_cli() {
         r#"{"kind": "oidc", "issuer": "http://idp.example.com", "client_id": "x"}"#,
     )
     .expect("write");
-    let (code, out, err) = cluster
-        .cli(&[
-            "idp",
-            "put",
-            "sso",
-            "--file",
-            &json_file.display().to_string(),
-            "--config",
-            &config,
-        ])
-        .await;
+    let (code, out, err) = idp_put(&cluster, &config, "sso", &json_file).await;
     assert_ne!(code, 0, "stdout: {out}");
     assert!(err.contains("https"), "{err}");
     let list = admin_list(&cluster, 2).await;
