@@ -89,6 +89,22 @@ fn propose_failed(e: ProposeError) -> PageError {
     PageError::unavailable(e.to_string())
 }
 
+/// Propose a federated-login step through the sessions actor; a cluster that cannot commit
+/// is a 503 page, a lost actor an internal error.
+async fn federate(app: &AppState, command: Command) -> Result<Outcome, PageError> {
+    match app.sessions.send(Federate(command)).await {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err(propose_failed(e)),
+        Err(_) => Err(PageError::internal()),
+    }
+}
+
+/// An outcome a step cannot have: logged, and an internal error for the person.
+fn unexpected(step: &'static str, outcome: Outcome) -> PageError {
+    tracing::error!(?outcome, step, "unexpected outcome");
+    PageError::internal()
+}
+
 /// An enabled provider of this name, from the replicated state.
 fn provider_named(
     app: &AppState,
@@ -241,20 +257,15 @@ pub async fn start(
         state_digest: secrets::digest(&state),
         pending,
     };
-    match app.sessions.send(Federate(begin)).await {
-        Ok(Ok(Outcome::Done)) => {}
-        Ok(Ok(Outcome::Refused(Refusal::TooManyPendingLogins))) => {
+    match federate(&app, begin).await? {
+        Outcome::Done => {}
+        Outcome::Refused(Refusal::TooManyPendingLogins) => {
             tracing::warn!("upstream login refused: too many pending");
             return Err(PageError::unavailable(
                 "too many sign-ins are in progress; try again in a few minutes",
             ));
         }
-        Ok(Ok(other)) => {
-            tracing::error!(?other, "upstream login not recorded");
-            return Err(PageError::internal());
-        }
-        Ok(Err(e)) => return Err(propose_failed(e)),
-        Err(_) => return Err(PageError::internal()),
+        other => return Err(unexpected("begin upstream login", other)),
     }
     let mut response = redirect(&location);
     let _ = response.add_cookie(&binding_cookie(&app, binding_cookie_name(&state), browser));
@@ -279,9 +290,9 @@ async fn consume(
         consumer: secrets::digest(&secrets::new_secret()),
         now: clock::now(),
     };
-    let pending = match app.sessions.send(Federate(consume)).await {
-        Ok(Ok(Outcome::Upstream(pending))) => pending,
-        Ok(Ok(Outcome::Refused(refusal))) => {
+    let pending = match federate(app, consume).await? {
+        Outcome::Upstream(pending) => pending,
+        Outcome::Refused(refusal) => {
             tracing::info!(provider = %provider.id, %refusal, "upstream callback refused");
             let detail = match refusal {
                 Refusal::UpstreamStateExpired => "The sign-in took more than 10 minutes.",
@@ -295,12 +306,7 @@ async fn consume(
                 "{detail} Start again from your application."
             )));
         }
-        Ok(Ok(other)) => {
-            tracing::error!(?other, "unexpected outcome consuming an upstream state");
-            return Err(PageError::internal());
-        }
-        Ok(Err(e)) => return Err(propose_failed(e)),
-        Err(_) => return Err(PageError::internal()),
+        other => return Err(unexpected("consume upstream state", other)),
     };
     let from_this_browser = req
         .cookie(&binding_cookie_name(state))
@@ -351,14 +357,9 @@ async fn sign_in(
         profile,
         replaces: cookies::session_digest(req),
     };
-    match app.sessions.send(Federate(command)).await {
-        Ok(Ok(Outcome::Done)) => {}
-        Ok(Ok(other)) => {
-            tracing::error!(?other, "federated session refused");
-            return Err(PageError::internal());
-        }
-        Ok(Err(e)) => return Err(propose_failed(e)),
-        Err(_) => return Err(PageError::internal()),
+    match federate(app, command).await? {
+        Outcome::Done => {}
+        other => return Err(unexpected("create federated session", other)),
     }
     tracing::info!(provider = %provider.id, "federated sign-in");
     let mut response = redirect(return_to);
@@ -493,20 +494,15 @@ pub async fn saml_acs(
         consumer: secrets::digest(&secrets::new_secret()),
         now,
     };
-    match app.sessions.send(Federate(record)).await {
-        Ok(Ok(Outcome::Done)) => {}
-        Ok(Ok(Outcome::Refused(Refusal::AssertionReplayed))) => {
+    match federate(&app, record).await? {
+        Outcome::Done => {}
+        Outcome::Refused(Refusal::AssertionReplayed) => {
             return Err(upstream_failed(
                 &provider,
                 &UpstreamError::Invalid("this assertion was already used".into()),
             ))
         }
-        Ok(Ok(other)) => {
-            tracing::error!(?other, "assertion not recorded");
-            return Err(PageError::internal());
-        }
-        Ok(Err(e)) => return Err(propose_failed(e)),
-        Err(_) => return Err(PageError::internal()),
+        other => return Err(unexpected("record assertion", other)),
     }
     sign_in(
         &req,
