@@ -55,12 +55,7 @@ pub async fn login_page(
     let return_to = checked_return_to(query.return_to.as_deref())?;
     let (csrf, cookie) = cookies::csrf_token(&req, &app);
     let client_name = client_name_of(&app, return_to);
-    let error = match query.error.as_deref() {
-        Some("invalid") => Some("Unknown username or wrong password."),
-        Some("csrf") => Some("The form expired. Please try again."),
-        Some(_) => Some("Sign-in failed. Please try again."),
-        None => None,
-    };
+    let error = form_error(query.error.as_deref());
     let (local_login, enabled) = login_options(&app);
     let providers = enabled
         .into_iter()
@@ -93,25 +88,42 @@ pub async fn login_page(
     Ok(response)
 }
 
+/// A posted username/password form: the local one, and a directory provider's.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    csrf: String,
-    return_to: Option<String>,
+    pub(crate) csrf: String,
+    pub(crate) return_to: Option<String>,
     #[serde(default)]
-    username: String,
+    pub(crate) username: String,
     #[serde(default)]
-    password: String,
+    pub(crate) password: String,
 }
 
-fn back_to_login(return_to: &str, error: &str) -> HttpResponse {
-    let mut location = url::form_urlencoded::Serializer::for_suffix(String::from("/login?"), 7);
+/// What a password form says for the `error` code it was sent back with.
+pub(crate) fn form_error(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "invalid" => Some("Unknown username or wrong password."),
+        "csrf" => Some("The form expired. Please try again."),
+        _ => Some("Sign-in failed. Please try again."),
+    }
+}
+
+/// Back to the password form at `form_path` (`/login` or `/login/{provider}`) with `error`.
+pub(crate) fn back_to_form(form_path: &str, return_to: &str, error: &str) -> HttpResponse {
+    let target = format!("{form_path}?");
+    let start = target.len();
+    let mut location = url::form_urlencoded::Serializer::for_suffix(target, start);
     location
         .append_pair("return_to", return_to)
         .append_pair("error", error);
     pages::with_page_headers(HttpResponse::SeeOther())
         .insert_header(("Location", location.finish()))
         .finish()
+}
+
+fn back_to_login(return_to: &str, error: &str) -> HttpResponse {
+    back_to_form("/login", return_to, error)
 }
 
 /// POST /login: check the password, start a fresh session, and go back to the request.

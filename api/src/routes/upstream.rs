@@ -14,6 +14,7 @@ use mcpauth_state::{
 use serde::Deserialize;
 
 use super::cookies;
+use super::login::{back_to_form, form_error, LoginForm};
 use crate::actors::Federate;
 use crate::app::AppState;
 use crate::cluster::ProposeError;
@@ -541,12 +542,7 @@ fn directory_page(
     error: Option<&str>,
 ) -> HttpResponse {
     let (csrf, cookie) = cookies::csrf_token(req, app);
-    let error = match error {
-        Some("invalid") => Some("Unknown username or wrong password."),
-        Some("csrf") => Some("The form expired. Please try again."),
-        Some(_) => Some("Sign-in failed. Please try again."),
-        None => None,
-    };
+    let error = form_error(error);
     let mut response = pages::html(
         StatusCode::OK,
         &DirectoryLoginPage {
@@ -563,25 +559,8 @@ fn directory_page(
     response
 }
 
-#[derive(Debug, Deserialize)]
-pub struct DirectoryForm {
-    #[serde(default)]
-    csrf: String,
-    return_to: Option<String>,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: String,
-}
-
 fn back_to_directory(provider: &str, return_to: &str, error: &str) -> HttpResponse {
-    let target = format!("/login/{provider}?");
-    let start = target.len();
-    let mut location = url::form_urlencoded::Serializer::for_suffix(target, start);
-    location
-        .append_pair("return_to", return_to)
-        .append_pair("error", error);
-    redirect(&location.finish())
+    back_to_form(&format!("/login/{provider}"), return_to, error)
 }
 
 /// POST /login/{provider}: a directory (LDAP) username and password.
@@ -589,7 +568,7 @@ pub async fn directory_login(
     req: HttpRequest,
     app: web::Data<AppState>,
     path: web::Path<String>,
-    form: web::Form<DirectoryForm>,
+    form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let return_to = checked_return_to(form.return_to.as_deref())?.to_owned();
