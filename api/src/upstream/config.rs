@@ -334,16 +334,22 @@ impl ProviderConfig {
     }
 }
 
+/// Whether `url` names this host (where plain http or ldap cannot be overheard).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        // The URL parser lowercases domains.
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// An endpoint of a provider must be https, except on loopback (test setups, a provider on
 /// the same host).
 pub fn check_endpoint(what: &str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value).map_err(|e| invalid(format!("{what}: not a URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d == "localhost",
-        None => false,
-    };
+    let loopback = is_loopback(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}
@@ -553,13 +559,7 @@ fn check_ldap(spec: &LdapConfigSpec) -> Result<(), ConfigError> {
     check_ldap_url(&spec.url)?;
     let url = Url::parse(&spec.url).map_err(|e| invalid(format!("url: {e}")))?;
     if url.scheme() == "ldap" && !spec.starttls {
-        let host_is_loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        if !host_is_loopback {
+        if !is_loopback(&url) {
             return Err(invalid(
                 "url: ldap:// sends passwords in clear; use ldaps:// or starttls = true",
             ));
