@@ -339,7 +339,8 @@ fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        // The URL parser lowercases domains.
+        // http(s) hosts are lowercased by the parser; an ldap:// host in capitals is just not
+        // taken for loopback (the safe side).
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
     }
