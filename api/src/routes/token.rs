@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mcpauth_state::{Client, FamilyId, Grant, Outcome};
+use mcpauth_state::{Client, FamilyId, Grant, Outcome, Profile};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{RedeemCode, RotateRefresh};
@@ -227,10 +227,15 @@ pub async fn token(
             return Err(OAuthError::server_error());
         }
     };
-    if !app
-        .cluster
-        .read(|s| s.federation().provider_allows(&grant.subject))
-    {
+    // One read for both: may this subject still get tokens, and what its tokens say of it.
+    let (allowed, profile) = app.cluster.read(|s| {
+        let federation = s.federation();
+        (
+            federation.provider_allows(&grant.subject),
+            federation.profile(&grant.subject).cloned(),
+        )
+    });
+    if !allowed {
         // The family moved on in apply(), but its new tokens are never handed out: access
         // through a provider that was switched off ends here.
         tracing::info!(client_id = %client.client_id, grant_type, "token request refused: identity provider switched off");
@@ -247,6 +252,7 @@ pub async fn token(
     respond(
         &app,
         &grant,
+        profile.as_ref(),
         family,
         now,
         issue_refresh.then_some(refresh_token),
@@ -256,6 +262,7 @@ pub async fn token(
 fn respond(
     app: &AppState,
     grant: &Grant,
+    profile: Option<&Profile>,
     family: FamilyId,
     now: u64,
     refresh_token: Option<String>,
@@ -265,9 +272,6 @@ fn respond(
         OAuthError::server_error()
     })?;
     let jti = secrets::new_id();
-    let profile = app
-        .cluster
-        .read(|s| s.federation().profile(&grant.subject).cloned());
     let access_token = signer
         .sign(&AccessClaims {
             iss: &app.config.issuer,
@@ -279,10 +283,9 @@ fn respond(
             exp: now + app.config.access_token_ttl,
             auth_time: grant.auth_time,
             jti: &jti,
-            email: profile.as_ref().and_then(|p| p.email.as_deref()),
-            name: profile.as_ref().and_then(|p| p.name.as_deref()),
+            email: profile.and_then(|p| p.email.as_deref()),
+            name: profile.and_then(|p| p.name.as_deref()),
             groups: profile
-                .as_ref()
                 .map(|p| p.groups.as_slice())
                 .filter(|g| !g.is_empty()),
         })
