@@ -559,12 +559,10 @@ fn resolve_oauth2(spec: &OAuth2ConfigSpec) -> Result<OAuth2Config, ConfigError> 
 fn check_ldap(spec: &LdapConfigSpec) -> Result<(), ConfigError> {
     check_ldap_url(&spec.url)?;
     let url = Url::parse(&spec.url).map_err(|e| invalid(format!("url: {e}")))?;
-    if url.scheme() == "ldap" && !spec.starttls {
-        if !is_loopback(&url) {
-            return Err(invalid(
-                "url: ldap:// sends passwords in clear; use ldaps:// or starttls = true",
-            ));
-        }
+    if url.scheme() == "ldap" && !spec.starttls && !is_loopback(&url) {
+        return Err(invalid(
+            "url: ldap:// sends passwords in clear; use ldaps:// or starttls = true",
+        ));
     }
     if spec.user_base.trim().is_empty() {
         return Err(invalid("user_base is required"));
