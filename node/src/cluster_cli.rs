@@ -33,12 +33,19 @@ pub(crate) struct Operator {
     nodes: Vec<NodeEntry>,
 }
 
-pub fn run(command: ClusterCommand) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Run a CLI command's future on a one-thread runtime.
+pub(crate) fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(
+    work: F,
+) -> Result<(), CliError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Setup(e.to_string()))?;
-    runtime.block_on(async {
+        .map_err(|e| CliError::Setup(e.to_string()))?
+        .block_on(work)
+}
+
+pub fn run(command: ClusterCommand) -> Result<(), CliError> {
+    block_on(async {
         match command {
             ClusterCommand::Status(args) => Operator::new(&args)?.status().await,
             ClusterCommand::AddNode { cluster, node } => {

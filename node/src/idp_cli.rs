@@ -7,14 +7,10 @@ use mcpauth_raft::reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::cli::IdpCommand;
-use crate::cluster_cli::{CliError, Operator};
+use crate::cluster_cli::{block_on, CliError, Operator};
 
 pub fn run(command: IdpCommand) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Setup(e.to_string()))?;
-    runtime.block_on(async {
+    block_on(async {
         let answer = match command {
             IdpCommand::List(cluster) => {
                 Operator::new(&cluster)?

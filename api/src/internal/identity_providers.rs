@@ -49,6 +49,13 @@ fn refused(status: actix_web::http::StatusCode, message: impl Into<String>) -> H
     HttpResponse::build(status).json(json!({ "error": message.into() }))
 }
 
+fn unexpected(outcome: Outcome) -> HttpResponse {
+    refused(
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        format!("unexpected outcome {outcome:?}"),
+    )
+}
+
 async fn propose(state: &InternalState, command: Command) -> Result<Outcome, HttpResponse> {
     state.cluster.propose(command).await.map_err(|e| {
         refused(
@@ -122,10 +129,7 @@ pub async fn put(
             tracing::info!(provider = %view.id, kind = %view.kind, "identity provider saved");
             HttpResponse::Ok().json(view)
         }
-        Ok(other) => refused(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        ),
+        Ok(other) => unexpected(other),
         Err(response) => response,
     }
 }
@@ -148,10 +152,7 @@ pub async fn delete(
             actix_web::http::StatusCode::NOT_FOUND,
             "no identity provider with this id",
         ),
-        Ok(other) => refused(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        ),
+        Ok(other) => unexpected(other),
         Err(response) => response,
     }
 }
@@ -185,10 +186,7 @@ pub async fn put_login_settings(
     };
     match propose(&state, Command::SetLoginSettings { login }).await {
         Ok(Outcome::Done) => HttpResponse::Ok().json(json!({ "local_login": login.local_login })),
-        Ok(other) => refused(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        ),
+        Ok(other) => unexpected(other),
         Err(response) => response,
     }
 }
