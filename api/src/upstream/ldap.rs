@@ -150,16 +150,22 @@ fn tls_config(ca_pem: Option<&str>) -> Result<Arc<ClientConfig>, UpstreamError> 
 }
 
 /// The system's trusted CAs; none at all is a misconfiguration (give ca_pem).
+///
+/// Read from disk once per process: the store is a few hundred files, and reading it on every
+/// login would block an HTTP worker each time.
 fn system_roots() -> Result<RootCertStore, UpstreamError> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
+    static SYSTEM_ROOTS: std::sync::OnceLock<RootCertStore> = std::sync::OnceLock::new();
+    let roots = SYSTEM_ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    });
+    if roots.is_empty() {
         return Err(UpstreamError::Misconfigured(
             "no ca_pem given and no CA certificates found in the system trust store: give the PEM of the CA that signed the directory's certificate".into(),
         ));
     }
-    Ok(roots)
+    Ok(roots.clone())
 }
 
 fn roots_from_pem(pem: &str) -> Result<RootCertStore, String> {
