@@ -952,6 +952,15 @@ async fn an_invalid_provider_in_the_config_file_stops_serve_with_a_message() {
 
 // ---------------------------------------------------------------- 5. switching a provider off ends access
 
+/// Bob signs in through the directory in a new browser: (flow, browser, code).
+async fn bob_through_the_directory(n1: &Endpoint) -> (Flow, Browser, String) {
+    let flow = new_flow(n1).await;
+    let browser = Browser::new();
+    let (form, _) = directory_form(&browser, n1, &flow, "directory").await;
+    let code = directory_code(&browser, n1, &form, "bob", "bob-password").await;
+    (flow, browser, code)
+}
+
 #[tokio::test]
 async fn switching_a_provider_off_ends_its_sessions_and_refresh_tokens() {
     let _serial = serial().await;
@@ -968,10 +977,7 @@ async fn switching_a_provider_off_ends_its_sessions_and_refresh_tokens() {
     .await;
 
     // Bob signs in through the directory: a session in his browser and a refresh token.
-    let flow = new_flow(&n1).await;
-    let browser = Browser::new();
-    let (form, _) = directory_form(&browser, &n1, &flow, "directory").await;
-    let code = directory_code(&browser, &n1, &form, "bob", "bob-password").await;
+    let (flow, browser, code) = bob_through_the_directory(&n1).await;
     let tokens: Value = mcpauth_tests::redeem(&n1, &flow.client_id, &code, &flow.verifier)
         .await
         .json()
@@ -1024,10 +1030,7 @@ async fn switching_a_provider_off_ends_its_sessions_and_refresh_tokens() {
         &directory,
     )
     .await;
-    let flow = new_flow(&n1).await;
-    let browser = Browser::new();
-    let (form, _) = directory_form(&browser, &n1, &flow, "directory").await;
-    let code = directory_code(&browser, &n1, &form, "bob", "bob-password").await;
+    let (flow, _, code) = bob_through_the_directory(&n1).await;
     let claims = claims_of(&n1, &flow, &code).await;
     assert_eq!(claims["sub"], "directory:bob");
     let response = mcpauth_tests::refresh(&n1, &flow.client_id, &refresh_token).await;
