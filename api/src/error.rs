@@ -139,7 +139,8 @@ impl From<&Refusal> for OAuthError {
             | Refusal::UnknownRefreshToken
             | Refusal::RefreshExpired
             | Refusal::RefreshClientMismatch
-            | Refusal::RefreshReused { .. } => ErrorCode::InvalidGrant,
+            | Refusal::RefreshReused { .. }
+            | Refusal::IdentityProviderDisabled => ErrorCode::InvalidGrant,
         };
         OAuthError::new(code, refusal.to_string())
     }

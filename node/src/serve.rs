@@ -103,8 +103,9 @@ async fn start_raft(
     .await
     .map_err(setup("starting raft"))?;
     // Spawned here, on the Raft runtime, like Raft's own tasks.
-    let proposer = Proposer::start(raft.clone());
-    let forwarder = Forwarder::start(network.cluster_client());
+    let proposer = Proposer::start(raft.clone(), view.clone());
+    let forwarder = Forwarder::start(network.cluster_client(), view.clone());
+    mcpauth_raft::start_raising(raft.clone(), view.clone(), network.cluster_client());
     Ok((raft, view, network, proposer, forwarder))
 }
 

@@ -7,10 +7,11 @@
 //! all of them. A lone command is proposed as itself. apply() judges the commands of a batch in
 //! order, exactly as if each were its own entry.
 
-use mcpauth_state::{Command, Outcome};
+use mcpauth_state::{Command, FormatVersion, Outcome};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::forward::{write_locally, ForwardRefusal, ForwardReply, Forwarded};
+use crate::state_view::StateView;
 use crate::type_config::Raft;
 
 /// The most commands in one entry (bounds an entry's size and a batch's latency).
@@ -22,14 +23,21 @@ type Waiter = (Command, oneshot::Sender<ForwardReply>);
 #[derive(Clone)]
 pub struct Proposer {
     tx: mpsc::UnboundedSender<Waiter>,
+    view: StateView,
 }
 
 impl Proposer {
-    /// Spawn the batching task on the current tokio runtime.
-    pub fn start(raft: Raft) -> Self {
+    /// Spawn the batching task on the current tokio runtime. Entries are written in the
+    /// cluster version `view` shows at the time of each proposal.
+    pub fn start(raft: Raft, view: StateView) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(raft, rx));
-        Self { tx }
+        tokio::spawn(run(raft, view.clone(), rx));
+        Self { tx, view }
+    }
+
+    /// The storage format this node writes now: the cluster version.
+    pub fn format(&self) -> FormatVersion {
+        self.view.cluster_version()
     }
 
     /// Commit `command` through the local Raft (this node must lead; otherwise the answer is
@@ -51,7 +59,7 @@ enum Share {
     Many(oneshot::Sender<ForwardReply>, usize),
 }
 
-async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+async fn run(raft: Raft, view: StateView, mut rx: mpsc::UnboundedReceiver<Waiter>) {
     let mut shares: Vec<Share> = Vec::with_capacity(MAX_BATCH);
     let mut commands: Vec<Command> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
@@ -78,7 +86,7 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Waiter>) {
         } else {
             Command::Batch(std::mem::take(&mut commands))
         };
-        let reply = write_locally(&raft, proposal).await;
+        let reply = write_locally(&raft, proposal, view.cluster_version()).await;
         match reply {
             Ok(Forwarded { log_index, outcome }) if lone => {
                 for share in shares.drain(..) {

@@ -4,18 +4,24 @@
 //!
 //! Forwarded writes are retried by the caller when the outcome was lost; that is safe because
 //! apply() answers a retried attempt as the first time (see `mcpauth_state::State::apply`).
+//!
+//! Commands and outcomes cross in the storage format's envelope ([`VersionedCommand`],
+//! [`VersionedOutcome`]), written at the sender's cluster version: during a rolling upgrade a
+//! 0.1 node reads what this one sends, and once every member reads a newer format, so does
+//! every answer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpauth_state::{Command, Outcome};
+use mcpauth_state::{Command, FormatVersion, Outcome, VersionedCommand, VersionedOutcome};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use serde::{Deserialize, Serialize};
 
 use crate::rpc::{decode_wire, CLUSTER_SECRET_HEADER};
 use crate::type_config::{NodeId, Raft};
 
-/// `POST /raft/forward`: a bincode `Command`; answers a bincode [`ForwardReply`].
+/// `POST /raft/forward`: a bincode [`VersionedCommand`]; answers a bincode [`ForwardReply`] (its
+/// outcome in a [`VersionedOutcome`]).
 pub const FORWARD_PATH: &str = "/raft/forward";
 /// `GET /raft/read-index`: answers a bincode `Result<u64, ForwardRefusal>`.
 pub const READ_INDEX_PATH: &str = "/raft/read-index";
@@ -40,6 +46,15 @@ pub enum ForwardRefusal {
 }
 
 pub type ForwardReply = Result<Forwarded, ForwardRefusal>;
+
+/// [`Forwarded`] as it crosses the network: the same fields, the outcome in its envelope.
+#[derive(Debug, Serialize, Deserialize)]
+struct WireForwarded {
+    log_index: u64,
+    outcome: VersionedOutcome,
+}
+
+type WireReply = Result<WireForwarded, ForwardRefusal>;
 
 /// A forwarded call that did not produce an answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -86,14 +101,16 @@ impl ClusterClient {
         Ok(bytes_body::Body { status, body })
     }
 
-    /// Ask the node at `addr` (the leader) to commit `command`.
+    /// Ask the node at `addr` (the leader) to commit `command`, sent in storage `format`.
     pub async fn forward(
         &self,
         addr: &str,
-        command: &Command,
+        command: Command,
+        format: FormatVersion,
         timeout: Duration,
     ) -> Result<Forwarded, ForwardError> {
-        let body = mcpauth_state::encode(command).map_err(|e| ForwardError::NotSent {
+        let versioned = VersionedCommand::new(format, command);
+        let body = mcpauth_state::encode(&versioned).map_err(|e| ForwardError::NotSent {
             addr: addr.to_owned(),
             reason: e.to_string(),
         })?;
@@ -103,8 +120,12 @@ impl ClusterClient {
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body);
         let answer = self.send(request, addr, timeout).await?;
-        let reply: ForwardReply = answer.decode(addr)?;
-        Ok(reply?)
+        let reply: WireReply = answer.decode(addr)?;
+        let WireForwarded { log_index, outcome } = reply?;
+        Ok(Forwarded {
+            log_index,
+            outcome: outcome.outcome,
+        })
     }
 
     /// Ask the node at `addr` (the leader) for the index a linearizable read must wait for.
@@ -197,9 +218,14 @@ fn not_leader(
     }
 }
 
-/// Commit `command` through the local Raft, mapping its errors to what a forwarder can act on.
-pub async fn write_locally(raft: &Raft, command: Command) -> ForwardReply {
-    match raft.client_write(command).await {
+/// Commit `command` through the local Raft, written in storage `format` (the cluster version,
+/// or a newer one every member was just found to read), mapping its errors to what a
+/// forwarder can act on.
+pub async fn write_locally(raft: &Raft, command: Command, format: FormatVersion) -> ForwardReply {
+    match raft
+        .client_write(VersionedCommand::new(format, command))
+        .await
+    {
         Ok(response) => Ok(Forwarded {
             log_index: response.log_id.index,
             outcome: response.data,
@@ -229,13 +255,20 @@ pub async fn read_index_locally(raft: &Raft) -> Result<u64, ForwardRefusal> {
 }
 
 /// Serve `POST /raft/forward`: decode, commit through the local Raft (batched with the other
-/// writes in flight), encode the reply.
+/// writes in flight), encode the reply at this node's cluster version (the follower may have
+/// sent an older format; every member reads the cluster version).
 pub async fn handle_forward(
     proposer: &crate::Proposer,
     body: &[u8],
 ) -> Result<Vec<u8>, bincode::Error> {
-    let command: Command = decode_wire(body)?;
-    mcpauth_state::encode(&proposer.write(command).await)
+    let command: VersionedCommand = decode_wire(body)?;
+    let reply = proposer.write(command.command).await;
+    let format = proposer.format();
+    let wire: WireReply = reply.map(|done| WireForwarded {
+        log_index: done.log_index,
+        outcome: VersionedOutcome::new(format, done.outcome),
+    });
+    mcpauth_state::encode(&wire)
 }
 
 /// Serve `GET /raft/read-index`.

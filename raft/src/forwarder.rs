@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::batcher::MAX_BATCH;
 use crate::forward::{ClusterClient, ForwardError, ForwardRefusal, Forwarded};
+use crate::state_view::StateView;
 
 /// Batches on their way to the leader at once.
 pub const IN_FLIGHT: usize = 4;
@@ -31,9 +32,11 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn start(client: ClusterClient) -> Self {
+    /// Spawn the forwarding task on the current tokio runtime. Writes are sent in the cluster
+    /// version `view` shows, so a leader of an older version can read them.
+    pub fn start(client: ClusterClient, view: StateView) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(client, rx));
+        tokio::spawn(run(client, view, rx));
         Self { tx }
     }
 
@@ -61,7 +64,7 @@ impl Forwarder {
     }
 }
 
-async fn run(client: ClusterClient, mut rx: mpsc::UnboundedReceiver<Pending>) {
+async fn run(client: ClusterClient, view: StateView, mut rx: mpsc::UnboundedReceiver<Pending>) {
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         // Wait for a free slot first: writes arriving meanwhile join this batch.
@@ -74,24 +77,25 @@ async fn run(client: ClusterClient, mut rx: mpsc::UnboundedReceiver<Pending>) {
                 Ok(p) if p.addr == batch[0].addr => batch.push(p),
                 Ok(p) => {
                     // The leader changed under us: send that one on its own.
-                    let client = client.clone();
-                    tokio::spawn(async move { send(&client, vec![p]).await });
+                    let (client, view) = (client.clone(), view.clone());
+                    tokio::spawn(async move { send(&client, &view, vec![p]).await });
                 }
                 Err(_) => break,
             }
         }
-        let client = client.clone();
+        let (client, view) = (client.clone(), view.clone());
         tokio::spawn(async move {
-            send(&client, batch).await;
+            send(&client, &view, batch).await;
             drop(permit);
         });
     }
 }
 
-async fn send(client: &ClusterClient, mut batch: Vec<Pending>) {
+async fn send(client: &ClusterClient, view: &StateView, mut batch: Vec<Pending>) {
+    let format = view.cluster_version();
     if batch.len() == 1 {
         if let Some(p) = batch.pop() {
-            let answer = client.forward(&p.addr, &p.command, p.timeout).await;
+            let answer = client.forward(&p.addr, p.command, format, p.timeout).await;
             let _ = p.reply.send(answer);
         }
         return;
@@ -102,7 +106,7 @@ async fn send(client: &ClusterClient, mut batch: Vec<Pending>) {
         batch.into_iter().map(|p| (p.command, p.reply)).unzip();
     let count = commands.len();
     match client
-        .forward(&addr, &Command::Batch(commands), timeout)
+        .forward(&addr, Command::Batch(commands), format, timeout)
         .await
     {
         Ok(Forwarded {

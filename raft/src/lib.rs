@@ -39,6 +39,7 @@
 mod attempts;
 mod batcher;
 mod blocking;
+mod cluster_version;
 mod config;
 mod flusher;
 mod forward;
@@ -54,6 +55,7 @@ mod store;
 mod type_config;
 
 pub use batcher::{Proposer, MAX_BATCH};
+pub use cluster_version::{handle_version, start_raising, NodeFormats, VERSION_PATH};
 pub use config::{raft_config, RaftTuning, MAX_PAYLOAD_ENTRIES, SNAPSHOT_CHUNK_BYTES};
 pub use forward::{
     handle_forward, handle_read_index, read_index_locally, write_locally, ClusterClient,

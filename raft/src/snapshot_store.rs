@@ -6,13 +6,10 @@
 //! covers. Tree `snapshot` holds exactly one snapshot: key `meta` (bincode `SnapshotMeta`) and key
 //! `data` (the bytes below), written in one batch so they always match.
 //!
-//! Snapshot bytes are `bincode((format: u32, state: State))`. The format number lets a later
-//! version of mcpauth read an older snapshot, or refuse it clearly instead of misreading it.
+//! The snapshot bytes themselves are `mcpauth_state::format`'s business: a `u32` format number
+//! first, then the state in that format, so every version's snapshot stays readable.
 
 use std::sync::{Arc, Mutex, PoisonError};
-
-use mcpauth_state::State;
-use serde::{Deserialize, Serialize};
 
 use crate::type_config::SnapshotMeta;
 
@@ -20,49 +17,17 @@ const SNAPSHOT_TREE: &str = "snapshot";
 const META_KEY: &[u8] = b"meta";
 const DATA_KEY: &[u8] = b"data";
 
-/// The snapshot format this version writes.
-pub(crate) const SNAPSHOT_FORMAT: u32 = 2;
-
 /// Why a snapshot could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("sled: {0}")]
     Sled(#[from] sled::Error),
-    #[error("snapshot encoding: {0}")]
+    #[error("snapshot metadata encoding: {0}")]
     Codec(#[from] bincode::Error),
-    #[error("snapshot format {0} is not one this version reads (it reads {SNAPSHOT_FORMAT})")]
-    UnknownFormat(u32),
+    #[error("snapshot: {0}")]
+    Format(#[from] mcpauth_state::FormatError),
     #[error("snapshot meta without data")]
     MissingData,
-}
-
-#[derive(Serialize)]
-struct PayloadRef<'a> {
-    format: u32,
-    state: &'a State,
-}
-
-#[derive(Deserialize)]
-struct Payload {
-    format: u32,
-    state: State,
-}
-
-/// Encode `state` as snapshot bytes.
-pub(crate) fn encode_state(state: &State) -> Result<Vec<u8>, SnapshotError> {
-    Ok(mcpauth_state::encode(&PayloadRef {
-        format: SNAPSHOT_FORMAT,
-        state,
-    })?)
-}
-
-/// Decode snapshot bytes written by [`encode_state`].
-pub(crate) fn decode_state(bytes: &[u8]) -> Result<State, SnapshotError> {
-    let payload: Payload = mcpauth_state::decode(bytes)?;
-    if payload.format != SNAPSHOT_FORMAT {
-        return Err(SnapshotError::UnknownFormat(payload.format));
-    }
-    Ok(payload.state)
 }
 
 /// Reads and writes the one persisted snapshot. Blocking: call from the blocking pool.

@@ -10,7 +10,7 @@
 //! blocking pool, so neither apply() nor the executors wait for serialization or fsync.
 
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use mcpauth_state::{Outcome, State};
@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::attempts::Attempts;
 use crate::blocking::{io_error, run_blocking};
-use crate::snapshot_store::{decode_state, encode_state, SnapshotError, SnapshotStore};
+use crate::snapshot_store::{SnapshotError, SnapshotStore};
 use crate::state_view::{read_lock, Applied, StateView};
 use crate::store::StoreError;
 use crate::type_config::{
@@ -36,6 +36,8 @@ pub struct StateMachineStore {
     snapshots: SnapshotStore,
     snapshot_seq: Arc<AtomicU64>,
     attempts: Attempts,
+    /// A copy of the state's cluster version, readable without the lock (see [`StateView`]).
+    cluster_version: Arc<AtomicU32>,
 }
 
 fn snapshot_error(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: &SnapshotError) -> StorageError {
@@ -52,7 +54,8 @@ impl StateMachineStore {
         let snapshots = SnapshotStore::open(db)?;
         let applied = match snapshots.load()? {
             Some((meta, data)) => {
-                let state = decode_state(&data)?;
+                let state =
+                    mcpauth_state::format::decode_snapshot(&data).map_err(SnapshotError::from)?;
                 tracing::info!(snapshot = %meta, "state restored from snapshot");
                 Applied {
                     state,
@@ -63,7 +66,9 @@ impl StateMachineStore {
             None => Applied::default(),
         };
         let (applied_tx, _) = watch::channel(index_of(applied.last_applied));
+        let cluster_version = Arc::new(AtomicU32::new(applied.state.cluster_version()));
         Ok(Self {
+            cluster_version,
             data: Arc::new(RwLock::new(applied)),
             applied_tx: Arc::new(applied_tx),
             snapshots,
@@ -78,6 +83,7 @@ impl StateMachineStore {
             self.data.clone(),
             self.applied_tx.subscribe(),
             self.attempts.clone(),
+            self.cluster_version.clone(),
         )
     }
 
@@ -93,7 +99,9 @@ impl StateMachineStore {
         })
     }
 
-    fn publish_applied(&self, last_applied: Option<LogId>) {
+    fn publish_applied(&self, last_applied: Option<LogId>, state: &State) {
+        self.cluster_version
+            .store(state.cluster_version(), Ordering::Release);
         self.applied_tx.send_replace(index_of(last_applied));
     }
 }
@@ -130,8 +138,10 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             ErrorSubject::Snapshot(Some(meta.signature())),
             ErrorVerb::Write,
             move || {
-                let bytes = encode_state(&state)
-                    .map_err(|e| snapshot_error(Some(&meta), ErrorVerb::Write, &e))?;
+                // Written in the format the cluster version allows, so an older follower can
+                // still install it during an upgrade.
+                let bytes = mcpauth_state::format::encode_snapshot(&state)
+                    .map_err(|e| snapshot_error(Some(&meta), ErrorVerb::Write, &e.into()))?;
                 snapshots
                     .save(&meta, &bytes)
                     .map_err(|e| snapshot_error(Some(&meta), ErrorVerb::Write, &e))?;
@@ -161,13 +171,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut outcomes = Vec::new();
-        let last_applied = {
-            let mut data = self.write_lock()?;
+        let mut data = self.write_lock()?;
+        {
             for entry in entries {
                 data.last_applied = Some(entry.log_id);
                 let outcome = match entry.payload {
                     EntryPayload::Blank => Outcome::Done,
-                    EntryPayload::Normal(command) => {
+                    EntryPayload::Normal(versioned) => {
+                        let command = versioned.command;
                         let outcome = data.state.apply(&command);
                         self.attempts.publish(&command, &outcome);
                         tracing::trace!(
@@ -184,9 +195,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 };
                 outcomes.push(outcome);
             }
-            data.last_applied
-        };
-        self.publish_applied(last_applied);
+        }
+        let last_applied = data.last_applied;
+        self.publish_applied(last_applied, &data.state);
+        drop(data);
         Ok(outcomes)
     }
 
@@ -211,8 +223,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             ErrorSubject::Snapshot(signature),
             ErrorVerb::Write,
             move || {
-                let state = decode_state(&bytes)
-                    .map_err(|e| snapshot_error(Some(&owned_meta), ErrorVerb::Read, &e))?;
+                let state = mcpauth_state::format::decode_snapshot(&bytes)
+                    .map_err(|e| snapshot_error(Some(&owned_meta), ErrorVerb::Read, &e.into()))?;
                 // Persist before replacing the state: once openraft hears this returned, it may
                 // purge the log the snapshot covers.
                 snapshots
@@ -227,8 +239,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             data.state = state;
             data.last_applied = meta.last_log_id;
             data.membership = meta.last_membership.clone();
+            self.publish_applied(meta.last_log_id, &data.state);
         }
-        self.publish_applied(meta.last_log_id);
         tracing::info!(snapshot = %meta, "snapshot installed");
         Ok(())
     }

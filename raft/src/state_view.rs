@@ -6,9 +6,10 @@
 //! this node has applied a given write (for example one it forwarded to the leader) before
 //! reading, and an actor can refresh its view whenever something was applied.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use mcpauth_state::State;
+use mcpauth_state::{FormatVersion, State};
 use tokio::sync::watch;
 
 use crate::type_config::{LogId, StoredMembership};
@@ -42,6 +43,7 @@ pub struct StateView {
     data: Arc<RwLock<Applied>>,
     applied: watch::Receiver<u64>,
     attempts: crate::attempts::Attempts,
+    cluster_version: Arc<AtomicU32>,
 }
 
 impl StateView {
@@ -49,12 +51,21 @@ impl StateView {
         data: Arc<RwLock<Applied>>,
         applied: watch::Receiver<u64>,
         attempts: crate::attempts::Attempts,
+        cluster_version: Arc<AtomicU32>,
     ) -> Self {
         Self {
             data,
             applied,
             attempts,
+            cluster_version,
         }
+    }
+
+    /// The cluster version as of the last applied entry: the newest storage format this node
+    /// may write (every member reads it). Lock-free: every write and every forwarded answer
+    /// asks.
+    pub fn cluster_version(&self) -> FormatVersion {
+        self.cluster_version.load(Ordering::Acquire)
     }
 
     /// Outcomes of `Command::Tagged` entries as this node applies them (subscribe before

@@ -1,7 +1,8 @@
 //! The openraft type configuration of mcpauth, and short names for the openraft types the rest
 //! of the workspace touches.
 //!
-//! The log carries [`mcpauth_state::Command`]s and apply() answers [`mcpauth_state::Outcome`]s, so
+//! The log carries [`mcpauth_state::VersionedCommand`]s (a command and the storage format it is
+//! written in, see `mcpauth_state::format`) and apply() answers [`mcpauth_state::Outcome`]s, so
 //! a `client_write` hands back exactly what the domain decided. Nodes are named by a `u64` and
 //! described by a [`BasicNode`] whose `addr` is the node's internal Raft HTTP address
 //! (`host:port`, no scheme), the address the [`crate::NetworkFactory`] posts RPCs to. Snapshots are
@@ -18,7 +19,7 @@ pub use openraft::BasicNode;
 openraft::declare_raft_types!(
     /// mcpauth's Raft types: commands in, outcomes out, nodes addressed over HTTP.
     pub TypeConfig:
-        D = mcpauth_state::Command,
+        D = mcpauth_state::VersionedCommand,
         R = mcpauth_state::Outcome,
         NodeId = u64,
         Node = BasicNode,

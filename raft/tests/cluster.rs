@@ -11,7 +11,7 @@ use mcpauth_raft::{
     handle_rpc, open_stores, raft_config, secret_matches, BasicNode, NetworkFactory, Raft,
     RaftTuning, RpcKind, StateView, CLUSTER_SECRET_HEADER,
 };
-use mcpauth_state::{Command, Outcome, Settings};
+use mcpauth_state::{Command, Outcome, Settings, VersionedCommand};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -27,13 +27,17 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
-fn settings(resource: &str) -> Command {
-    Command::SetSettings {
-        settings: Settings {
-            resources: vec![resource.to_owned()],
-            ..Settings::default()
+/// A settings change, written in the newest storage format.
+fn settings(resource: &str) -> VersionedCommand {
+    VersionedCommand::new(
+        mcpauth_state::format::NEWEST,
+        Command::SetSettings {
+            settings: Settings {
+                resources: vec![resource.to_owned()],
+                ..Settings::default()
+            },
         },
-    }
+    )
 }
 
 fn tuning() -> RaftTuning {

@@ -10,7 +10,7 @@ use mcpauth_raft::{
     open_stores, Entry, EntryPayload, LogStore, Membership, StateMachineStore, StorageError,
     TypeConfig,
 };
-use mcpauth_state::{Command, Outcome, Settings};
+use mcpauth_state::{Command, Outcome, Settings, VersionedCommand};
 use tempfile::TempDir;
 
 struct SledBuilder;
@@ -38,13 +38,17 @@ fn entry(term: u64, index: u64, payload: EntryPayload) -> Entry {
     }
 }
 
-fn settings_with(resource: &str) -> Command {
-    Command::SetSettings {
-        settings: Settings {
-            resources: vec![resource.to_owned()],
-            ..Settings::default()
+/// A settings change, written in the newest storage format.
+fn settings_with(resource: &str) -> VersionedCommand {
+    VersionedCommand::new(
+        mcpauth_state::format::NEWEST,
+        Command::SetSettings {
+            settings: Settings {
+                resources: vec![resource.to_owned()],
+                ..Settings::default()
+            },
         },
-    }
+    )
 }
 
 async fn append(store: &mut LogStore, entries: Vec<Entry>) {

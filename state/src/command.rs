@@ -1,12 +1,15 @@
 //! Commands: the entries of the Raft log.
 //!
-//! This enum is a storage format (DESIGN.md, invariant 4). bincode encodes a variant by its
-//! position, so variants are only ever appended at the end, and a variant's meaning is never
-//! changed in place: a new meaning gets a new variant.
+//! This enum is the newest storage format's model (DESIGN.md, invariant 4; [`crate::format`]).
+//! A change to it, or to any type it carries, is a new storage format, never an edit in place:
+//! first copy the current types into a frozen `format/vN.rs`, then change the model, add the
+//! conversion, raise `format::NEWEST` and check in golden bytes of the new format. The golden
+//! tests (`state/tests/golden.rs`) fail when this enum changes without that.
 
 use serde::{Deserialize, Serialize};
 
 use crate::federation::{IdentityProvider, LoginSettings, PendingUpstream, Profile};
+use crate::format::FormatVersion;
 use crate::model::{
     AuthCode, Client, Consent, Digest, Session, Settings, SigningKey, UnixTime, User,
 };
@@ -116,6 +119,9 @@ pub enum Command {
         profile: Profile,
         replaces: Option<Digest>,
     },
+    /// Raise the cluster version (format 3): every member has said it reads `version`, so
+    /// nodes may write it and apply() applies its rules from here on. Never lowers it.
+    SetClusterVersion { version: FormatVersion },
 }
 
 impl Command {
@@ -143,6 +149,7 @@ impl Command {
             Command::ConsumeUpstreamState { .. } => "consume_upstream_state",
             Command::RecordAssertion { .. } => "record_assertion",
             Command::CreateFederatedSession { .. } => "create_federated_session",
+            Command::SetClusterVersion { .. } => "set_cluster_version",
         }
     }
 }

@@ -80,14 +80,14 @@ pub struct Profile {
 /// The federation part of the state.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Federation {
-    providers: BTreeMap<String, IdentityProvider>,
-    login: LoginSettings,
+    pub(crate) providers: BTreeMap<String, IdentityProvider>,
+    pub(crate) login: LoginSettings,
     /// Whether the config file's providers were loaded (they seed the first start only).
-    seeded: bool,
-    pending: BTreeMap<Digest, PendingUpstream>,
-    profiles: BTreeMap<String, Profile>,
+    pub(crate) seeded: bool,
+    pub(crate) pending: BTreeMap<Digest, PendingUpstream>,
+    pub(crate) profiles: BTreeMap<String, Profile>,
     /// SAML assertions accepted, by (provider, assertion ID): until when, and by whom.
-    assertions: BTreeMap<(String, String), (UnixTime, Digest)>,
+    pub(crate) assertions: BTreeMap<(String, String), (UnixTime, Digest)>,
 }
 
 impl Federation {

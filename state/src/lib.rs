@@ -8,6 +8,7 @@
 
 mod command;
 mod federation;
+pub mod format;
 mod model;
 mod outcome;
 mod state;
@@ -16,8 +17,9 @@ pub use command::Command;
 pub use federation::{
     Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile, MAX_PENDING_UPSTREAM,
 };
+pub use format::{FormatError, FormatVersion, VersionedCommand, VersionedOutcome};
 pub use model::*;
-pub use outcome::{Outcome, PurgeCounts, Refusal};
+pub use outcome::{Claims, Outcome, PurgeCounts, Refusal};
 pub use state::{grant, State, StateCounts};
 
 /// Encode a value in the storage format used for log entries and snapshots.

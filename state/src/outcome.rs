@@ -1,4 +1,7 @@
 //! What apply() answers for a command: the result of a decision made once, cluster-wide.
+//!
+//! A leader sends outcomes back to the followers that forwarded the writes, so these types are
+//! a storage format too (see [`crate::format`] before changing them).
 
 use serde::{Deserialize, Serialize};
 
@@ -9,8 +12,16 @@ use crate::model::{FamilyId, Grant, SigningKey};
 pub enum Outcome {
     /// The command took effect and has nothing to report.
     Done,
-    /// A code was redeemed (or a refresh token rotated) into this family and grant.
-    Granted { family: FamilyId, grant: Grant },
+    /// A code was redeemed (or a refresh token rotated) into this family and grant. From
+    /// cluster version 3, apply() has also judged the subject's identity provider and read the
+    /// `claims` the access token carries, in the same step. `None`: a decision under format 2
+    /// rules (or an answer in format 2), where the answering node checks the provider and
+    /// reads the claims from its state, as 0.1 did.
+    Granted {
+        family: FamilyId,
+        grant: Grant,
+        claims: Option<Claims>,
+    },
     /// The signing key now in force; `created` says whether the command's key was the one added.
     SigningKey { key: SigningKey, created: bool },
     /// What a purge removed.
@@ -21,6 +32,15 @@ pub enum Outcome {
     Batch(Vec<Outcome>),
     /// A pending upstream login was consumed by this attempt.
     Upstream(PendingUpstream),
+}
+
+/// What an access token says of its subject besides `sub`: the identity provider's profile at
+/// the time of the grant (empty for a local account).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Claims {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -87,4 +107,8 @@ pub enum Refusal {
     AssertionReplayed,
     #[error("too many sign-ins are in progress")]
     TooManyPendingLogins,
+    /// Format 3: the subject signed in through an identity provider that is switched off or
+    /// gone; nothing changed.
+    #[error("the identity provider this person signed in with is switched off")]
+    IdentityProviderDisabled,
 }

@@ -6,36 +6,63 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
 use crate::federation::Federation;
+use crate::format::{self, FormatVersion};
 use crate::model::{
     AuthCode, Client, Consent, Digest, FamilyId, Grant, RefreshFamily, Session, Settings,
     SigningKey, UnixTime, User, RETIRED_KEPT,
 };
-use crate::outcome::{Outcome, PurgeCounts, Refusal};
+use crate::outcome::{Claims, Outcome, PurgeCounts, Refusal};
 
 /// A refresh token digest and what it belongs to. Retired digests stay until the instant the
 /// token would have expired anyway, so a replay of a rotated token is recognised as reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct RefreshEntry {
-    family: FamilyId,
-    retired: bool,
-    expires_at: UnixTime,
+pub(crate) struct RefreshEntry {
+    pub(crate) family: FamilyId,
+    pub(crate) retired: bool,
+    pub(crate) expires_at: UnixTime,
 }
 
 /// Everything the cluster knows. Deterministic: apply() reads no clock and no random source,
 /// and every map is ordered so snapshots of equal states are equal bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// This struct is the snapshot's payload in the newest storage format: see [`crate::format`]
+/// before changing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    clients: BTreeMap<String, Client>,
-    users: BTreeMap<String, User>,
-    sessions: BTreeMap<Digest, Session>,
-    consents: BTreeMap<(String, String), Consent>,
-    codes: BTreeMap<Digest, AuthCode>,
-    families: BTreeMap<FamilyId, RefreshFamily>,
-    refresh_tokens: BTreeMap<Digest, RefreshEntry>,
-    signing_keys: Vec<SigningKey>,
-    settings: Settings,
-    next_family: FamilyId,
-    federation: Federation,
+    pub(crate) clients: BTreeMap<String, Client>,
+    pub(crate) users: BTreeMap<String, User>,
+    pub(crate) sessions: BTreeMap<Digest, Session>,
+    pub(crate) consents: BTreeMap<(String, String), Consent>,
+    pub(crate) codes: BTreeMap<Digest, AuthCode>,
+    pub(crate) families: BTreeMap<FamilyId, RefreshFamily>,
+    pub(crate) refresh_tokens: BTreeMap<Digest, RefreshEntry>,
+    pub(crate) signing_keys: Vec<SigningKey>,
+    pub(crate) settings: Settings,
+    pub(crate) next_family: FamilyId,
+    pub(crate) federation: Federation,
+    /// The newest storage format every member reads: what nodes may write, and which apply()
+    /// rules are in force (format 3: the identity-provider check on codes and refreshes).
+    /// Raised by [`Command::SetClusterVersion`], never lowered.
+    pub(crate) cluster_version: FormatVersion,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            clients: BTreeMap::new(),
+            users: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            consents: BTreeMap::new(),
+            codes: BTreeMap::new(),
+            families: BTreeMap::new(),
+            refresh_tokens: BTreeMap::new(),
+            signing_keys: Vec::new(),
+            settings: Settings::default(),
+            next_family: 0,
+            federation: Federation::default(),
+            cluster_version: format::BASELINE,
+        }
+    }
 }
 
 impl State {
@@ -67,6 +94,10 @@ impl State {
     }
     pub fn family(&self, id: FamilyId) -> Option<&RefreshFamily> {
         self.families.get(&id)
+    }
+    /// The newest storage format every member of the cluster reads (see [`crate::format`]).
+    pub fn cluster_version(&self) -> FormatVersion {
+        self.cluster_version
     }
     pub fn counts(&self) -> StateCounts {
         StateCounts {
@@ -205,6 +236,11 @@ impl State {
                 }
                 outcome
             }
+            Command::SetClusterVersion { version } => {
+                // Only ever raised: a stale proposal (a slower leader's) changes nothing.
+                self.cluster_version = self.cluster_version.max(*version);
+                Outcome::Done
+            }
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .iter()
@@ -283,6 +319,9 @@ impl State {
         if !self.clients.contains_key(&code.grant.client_id) {
             return Outcome::Refused(Refusal::UnknownClient);
         }
+        if !self.provider_allows(&code.grant.subject) {
+            return Outcome::Refused(Refusal::IdentityProviderDisabled);
+        }
         if let Some(existing) = self.codes.get(&code.digest) {
             return if existing == code {
                 Outcome::Done
@@ -313,10 +352,7 @@ impl State {
             // the family's first and only one.
             if let Some(f) = self.families.get(&family) {
                 if f.current == refresh_digest && f.rotations == 0 {
-                    return Outcome::Granted {
-                        family,
-                        grant: f.grant.clone(),
-                    };
+                    return self.granted(family, f.grant.clone());
                 }
             }
             // RFC 9700 §4.14: a replayed code revokes what it issued.
@@ -327,6 +363,9 @@ impl State {
         }
         if attempt.now >= code.expires_at {
             return Outcome::Refused(Refusal::CodeExpired);
+        }
+        if !self.provider_allows(&code.grant.subject) {
+            return Outcome::Refused(Refusal::IdentityProviderDisabled);
         }
         if code.redirect_uri != attempt.redirect_uri {
             return Outcome::Refused(Refusal::RedirectMismatch);
@@ -374,7 +413,7 @@ impl State {
                 expires_at: refresh_idle_expires_at,
             },
         );
-        Outcome::Granted { family, grant }
+        self.granted(family, grant)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -400,10 +439,7 @@ impl State {
         if entry.retired && family.current == next {
             // The same rotation again (a retried proposal): answer as the first time.
             return match narrowed(&family.grant, scope) {
-                Some(grant) => Outcome::Granted {
-                    family: entry.family,
-                    grant,
-                },
+                Some(grant) => self.granted(entry.family, grant),
                 None => Outcome::Refused(Refusal::ScopeExceeded),
             };
         }
@@ -417,6 +453,9 @@ impl State {
         }
         if now >= family.idle_expires_at {
             return Outcome::Refused(Refusal::RefreshExpired);
+        }
+        if !self.provider_allows(&family.grant.subject) {
+            return Outcome::Refused(Refusal::IdentityProviderDisabled);
         }
         if let Some(resource) = resource {
             if resource != family.grant.resource {
@@ -451,10 +490,36 @@ impl State {
                 self.refresh_tokens.remove(&forgotten);
             }
         }
+        self.granted(family_id, grant)
+    }
+
+    /// The answer to a won redemption or rotation: the grant, and (from cluster version 3) the
+    /// claims its access token carries, read in the same step so the node answering needs no
+    /// second read.
+    fn granted(&self, family: FamilyId, grant: Grant) -> Outcome {
+        let claims = (self.cluster_version >= 3).then(|| {
+            self.federation
+                .profile(&grant.subject)
+                .map(|profile| Claims {
+                    email: profile.email.clone(),
+                    name: profile.name.clone(),
+                    groups: profile.groups.clone(),
+                })
+                .unwrap_or_default()
+        });
         Outcome::Granted {
-            family: family_id,
+            family,
             grant,
+            claims,
         }
+    }
+
+    /// Whether a code or refresh token of `subject` may still be used. From format 3 this is
+    /// judged here, so a refused redemption or rotation changes nothing; before, the node that
+    /// answered checked it after the commit, and apply() must keep doing what 0.1 nodes do
+    /// while they are members.
+    fn provider_allows(&self, subject: &str) -> bool {
+        self.cluster_version < 3 || self.federation.provider_allows(subject)
     }
 
     /// Remove a family and every token digest of it. Returns whether it existed.

@@ -5,8 +5,9 @@
 //! clone of the state taken before the command with the state after it.
 
 use mcpauth_state::{
-    decode, encode, grant, AuthCode, Client, ClientMetadata, Command, Consent, Digest, FamilyId,
-    Outcome, PurgeCounts, Refusal, Sealed, Session, Settings, SigningKey, State, UnixTime, User,
+    decode, encode, grant, AuthCode, Claims, Client, ClientMetadata, Command, Consent, Digest,
+    FamilyId, Outcome, PurgeCounts, Refusal, Sealed, Session, Settings, SigningKey, State,
+    UnixTime, User,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -472,10 +473,17 @@ fn issue_code_with_existing_digest_is_refused() {
 fn redeem_code_grants_the_codes_grant_in_a_new_family() {
     let mut state = with_code();
     let outcome = state.apply(&redeem(CODE, CLIENT, T0 + 1, REFRESH_1));
-    let Outcome::Granted { family, grant: g } = outcome else {
+    let Outcome::Granted {
+        family,
+        grant: g,
+        claims,
+    } = outcome
+    else {
         panic!("expected Granted, got {outcome:?}");
     };
     assert_eq!(g, grant(CLIENT, SUBJECT, SCOPE, RESOURCE, T0));
+    // A local account: the grant's claims are read in the same step, and empty.
+    assert_eq!(claims, Some(Claims::default()));
 
     let fam = state.family(family).expect("family created");
     assert_eq!(fam.id, family);
@@ -736,6 +744,7 @@ fn rotate_refresh_grants_the_same_family_and_renews_it() {
         Outcome::Granted {
             family,
             grant: grant(CLIENT, SUBJECT, SCOPE, RESOURCE, T0),
+            claims: Some(Claims::default()),
         }
     );
     let fam = state.family(family).unwrap();
@@ -917,6 +926,7 @@ fn narrowed_scope_applies_to_one_response_and_the_family_keeps_its_grant() {
         Outcome::Granted {
             family,
             grant: grant(CLIENT, SUBJECT, "files:read", RESOURCE, T0),
+            claims: Some(Claims::default()),
         }
     );
     assert_eq!(state.family(family).unwrap().grant.scope, SCOPE);
@@ -927,6 +937,7 @@ fn narrowed_scope_applies_to_one_response_and_the_family_keeps_its_grant() {
         Outcome::Granted {
             family,
             grant: grant(CLIENT, SUBJECT, SCOPE, RESOURCE, T0),
+            claims: Some(Claims::default()),
         }
     );
 }
@@ -1514,6 +1525,7 @@ fn outcomes_round_trip_through_encode_and_decode() {
         Outcome::Granted {
             family: 7,
             grant: grant(CLIENT, SUBJECT, SCOPE, RESOURCE, T0),
+            claims: Some(Claims::default()),
         },
         Outcome::SigningKey {
             key: signing_key("k1", T0),

@@ -33,9 +33,25 @@ pub struct ClusterStatus {
     pub nodes: BTreeMap<String, String>,
     /// On the leader: node id -> highest log index known to be replicated there.
     pub replication: Option<BTreeMap<String, Option<u64>>>,
-    /// SHA-256 of the state machine, taken at `digest_index`: equal states give equal digests.
+    /// SHA-256 of the state machine, taken at `digest_index`: equal states give equal digests
+    /// (encoded in the cluster version's format, so nodes of two releases compare too).
     pub digest: String,
     pub digest_index: u64,
+    /// The storage format the cluster writes (see `mcpauth_state::format`). Absent from a 0.1
+    /// node's answer: it runs 2.
+    #[serde(default = "baseline_format")]
+    pub cluster_version: u32,
+    /// The storage formats this node's binary reads. Absent from a 0.1 node's answer.
+    #[serde(default = "previous_release_formats")]
+    pub reads: mcpauth_raft::NodeFormats,
+}
+
+fn baseline_format() -> u32 {
+    mcpauth_state::format::BASELINE
+}
+
+fn previous_release_formats() -> mcpauth_raft::NodeFormats {
+    mcpauth_raft::NodeFormats::previous_release()
 }
 
 /// This node's status. The digest costs a copy and an encoding of the whole state, so callers
@@ -47,8 +63,8 @@ pub async fn cluster_status(cluster: &Cluster, with_digest: bool) -> ClusterStat
     let (digest, digest_index) = if with_digest {
         let (state, index) = cluster.view().read_at(|s, index| (s.clone(), index));
         let digest = web::block(move || {
-            mcpauth_state::encode(&state)
-                .map(|bytes| hex(&Sha256::digest(bytes)))
+            mcpauth_state::format::encode_state(&state)
+                .map(|(_, bytes)| hex(&Sha256::digest(bytes)))
                 .unwrap_or_default()
         })
         .await
@@ -88,6 +104,8 @@ pub async fn cluster_status(cluster: &Cluster, with_digest: bool) -> ClusterStat
         }),
         digest,
         digest_index,
+        cluster_version: cluster.view().cluster_version(),
+        reads: mcpauth_raft::NodeFormats::local(),
     }
 }
 

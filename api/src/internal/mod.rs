@@ -58,6 +58,10 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig) {
             mcpauth_raft::READ_INDEX_PATH,
             web::get().to(raft_routes::read_index),
         )
+        .route(
+            mcpauth_raft::VERSION_PATH,
+            web::get().to(raft_routes::version),
+        )
         .route("/cluster/status", web::get().to(admin::status))
         .route("/cluster/add-learner", web::post().to(admin::add_learner))
         .route("/cluster/promote", web::post().to(admin::promote))

@@ -67,6 +67,19 @@ pub async fn forward(
     }
 }
 
+/// The storage formats this node reads, for the leader's cluster-version check.
+pub async fn version(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
+    if let Some(refused) = refuse_without_secret(&req, &state) {
+        return refused;
+    }
+    match mcpauth_raft::handle_version() {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(bytes),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
 pub async fn read_index(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
     if let Some(refused) = refuse_without_secret(&req, &state) {
         return refused;

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mcpauth_state::{Client, FamilyId, Grant, Outcome, Profile};
+use mcpauth_state::{Claims, Client, FamilyId, Grant, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{RedeemCode, RotateRefresh};
@@ -216,8 +216,12 @@ pub async fn token(
     let outcome = outcome
         .map_err(|_| OAuthError::server_error())?
         .map_err(|e| OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string()))?;
-    let (family, grant) = match outcome {
-        Outcome::Granted { family, grant } => (family, grant),
+    let (family, grant, claims) = match outcome {
+        Outcome::Granted {
+            family,
+            grant,
+            claims,
+        } => (family, grant, claims),
         Outcome::Refused(refusal) => {
             tracing::info!(client_id = %client.client_id, grant_type, %refusal, "token request refused");
             return Err(OAuthError::from(&refusal));
@@ -227,23 +231,37 @@ pub async fn token(
             return Err(OAuthError::server_error());
         }
     };
-    // One read for both: may this subject still get tokens, and what its tokens say of it.
-    let (allowed, profile) = app.cluster.read(|s| {
-        let federation = s.federation();
-        (
-            federation.provider_allows(&grant.subject),
-            federation.profile(&grant.subject).cloned(),
-        )
-    });
-    if !allowed {
-        // The family moved on in apply(), but its new tokens are never handed out: access
-        // through a provider that was switched off ends here.
-        tracing::info!(client_id = %client.client_id, grant_type, "token request refused: identity provider switched off");
-        return Err(OAuthError::new(
-            ErrorCode::InvalidGrant,
-            "the identity provider this grant came from is switched off",
-        ));
-    }
+    let claims = match claims {
+        // apply() judged the provider and read the claims (cluster version 3).
+        Some(claims) => claims,
+        // A decision under format 2 rules (a cluster not yet upgraded): check here, as 0.1 does.
+        None => {
+            let (allowed, claims) = app.cluster.read(|s| {
+                let federation = s.federation();
+                (
+                    federation.provider_allows(&grant.subject),
+                    federation
+                        .profile(&grant.subject)
+                        .map(|p| Claims {
+                            email: p.email.clone(),
+                            name: p.name.clone(),
+                            groups: p.groups.clone(),
+                        })
+                        .unwrap_or_default(),
+                )
+            });
+            if !allowed {
+                // The family moved on in apply(), but its new tokens are never handed out:
+                // access through a provider that was switched off ends here.
+                tracing::info!(client_id = %client.client_id, grant_type, "token request refused: identity provider switched off");
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidGrant,
+                    "the identity provider this grant came from is switched off",
+                ));
+            }
+            claims
+        }
+    };
     let issue_refresh = client
         .metadata
         .grant_types
@@ -252,7 +270,7 @@ pub async fn token(
     respond(
         &app,
         &grant,
-        profile.as_ref(),
+        &claims,
         family,
         now,
         issue_refresh.then_some(refresh_token),
@@ -262,7 +280,7 @@ pub async fn token(
 fn respond(
     app: &AppState,
     grant: &Grant,
-    profile: Option<&Profile>,
+    claims: &Claims,
     family: FamilyId,
     now: u64,
     refresh_token: Option<String>,
@@ -283,11 +301,9 @@ fn respond(
             exp: now + app.config.access_token_ttl,
             auth_time: grant.auth_time,
             jti: &jti,
-            email: profile.and_then(|p| p.email.as_deref()),
-            name: profile.and_then(|p| p.name.as_deref()),
-            groups: profile
-                .map(|p| p.groups.as_slice())
-                .filter(|g| !g.is_empty()),
+            email: claims.email.as_deref(),
+            name: claims.name.as_deref(),
+            groups: Some(claims.groups.as_slice()).filter(|g| !g.is_empty()),
         })
         .map_err(|e| {
             tracing::error!(error = %e, "signing failed");
