@@ -56,6 +56,33 @@ struct WireForwarded {
 
 type WireReply = Result<WireForwarded, ForwardRefusal>;
 
+impl From<WireForwarded> for Forwarded {
+    fn from(wire: WireForwarded) -> Self {
+        Self {
+            log_index: wire.log_index,
+            outcome: wire.outcome.outcome,
+        }
+    }
+}
+
+/// The body a leader answers a forwarded write with, its outcome written in `format`.
+pub fn encode_forward_reply(
+    reply: ForwardReply,
+    format: FormatVersion,
+) -> Result<Vec<u8>, bincode::Error> {
+    let wire: WireReply = reply.map(|done| WireForwarded {
+        log_index: done.log_index,
+        outcome: VersionedOutcome::new(format, done.outcome),
+    });
+    mcpauth_state::encode(&wire)
+}
+
+/// Read a body written by [`encode_forward_reply`] (by this release or an older one).
+pub fn decode_forward_reply(body: &[u8]) -> Result<ForwardReply, bincode::Error> {
+    let wire: WireReply = decode_wire(body)?;
+    Ok(wire.map(Forwarded::from))
+}
+
 /// A forwarded call that did not produce an answer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ForwardError {
@@ -121,11 +148,7 @@ impl ClusterClient {
             .body(body);
         let answer = self.send(request, addr, timeout).await?;
         let reply: WireReply = answer.decode(addr)?;
-        let WireForwarded { log_index, outcome } = reply?;
-        Ok(Forwarded {
-            log_index,
-            outcome: outcome.outcome,
-        })
+        Ok(reply.map(Forwarded::from)?)
     }
 
     /// Ask the node at `addr` (the leader) for the index a linearizable read must wait for.
@@ -263,12 +286,7 @@ pub async fn handle_forward(
 ) -> Result<Vec<u8>, bincode::Error> {
     let command: VersionedCommand = decode_wire(body)?;
     let reply = proposer.write(command.command).await;
-    let format = proposer.format();
-    let wire: WireReply = reply.map(|done| WireForwarded {
-        log_index: done.log_index,
-        outcome: VersionedOutcome::new(format, done.outcome),
-    });
-    mcpauth_state::encode(&wire)
+    encode_forward_reply(reply, proposer.format())
 }
 
 /// Serve `GET /raft/read-index`.

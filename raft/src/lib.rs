@@ -58,8 +58,9 @@ pub use batcher::{Proposer, MAX_BATCH};
 pub use cluster_version::{handle_version, start_raising, NodeFormats, VERSION_PATH};
 pub use config::{raft_config, RaftTuning, MAX_PAYLOAD_ENTRIES, SNAPSHOT_CHUNK_BYTES};
 pub use forward::{
-    handle_forward, handle_read_index, read_index_locally, write_locally, ClusterClient,
-    ForwardError, ForwardRefusal, ForwardReply, Forwarded, FORWARD_PATH, READ_INDEX_PATH,
+    decode_forward_reply, encode_forward_reply, handle_forward, handle_read_index,
+    read_index_locally, write_locally, ClusterClient, ForwardError, ForwardRefusal, ForwardReply,
+    Forwarded, FORWARD_PATH, READ_INDEX_PATH,
 };
 pub use forwarder::Forwarder;
 pub use log_reader::LogReader;

@@ -4,7 +4,7 @@
 //! A change to it, or to any type it carries, is a new storage format, never an edit in place:
 //! first copy the current types into a frozen `format/vN.rs`, then change the model, add the
 //! conversion, raise `format::NEWEST` and check in golden bytes of the new format. The golden
-//! tests (`state/tests/golden.rs`) fail when this enum changes without that.
+//! tests (`raft/tests/golden.rs`) fail when this enum changes without that.
 
 use serde::{Deserialize, Serialize};
 

@@ -21,7 +21,8 @@
 //! `outcome.rs`, and the `State` struct):
 //! 1. A change to any of them is a new format: copy the current types into `vN.rs` (frozen
 //!    from then on), add the conversion from `vN` to the new model in `convert.rs`, raise
-//!    [`NEWEST`], and check in golden bytes of the new format (`state/tests/golden/`).
+//!    [`NEWEST`], and check in golden bytes of the new format (`raft/tests/golden/`, written by
+//!    `cargo run -p mcpauth-raft --example golden`).
 //! 2. Never edit a frozen module. The golden tests decode the checked-in bytes of every format
 //!    and fail when a type they depend on changed in place.
 //! 3. A node writes nothing newer than the cluster version (`State::cluster_version`), which

@@ -1,0 +1,62 @@
+//! Writes the golden fixtures of the newest storage format (raft/tests/golden/format<N>/):
+//! the sample's commands applied in order from an empty state, as log entries, forwarded
+//! answers and a snapshot, exactly as this binary stores and sends them.
+//!
+//! ```sh
+//! cargo run -p mcpauth-raft --example golden -- raft/tests/golden/format3
+//! ```
+//!
+//! Run it once, when a format is new, and check the output in; never regenerate the fixtures
+//! of a format that was released (that would hide the very change the tests exist to catch).
+//! The released formats' fixtures were written by their own releases
+//! (raft/tests/golden/generate/released.rs).
+
+use std::collections::BTreeSet;
+
+use mcpauth_raft::openraft::{CommittedLeaderId, LogId};
+use mcpauth_raft::{encode_forward_reply, Entry, EntryPayload, Forwarded, Membership};
+use mcpauth_state::format::NEWEST;
+use mcpauth_state::*;
+
+include!("../tests/golden/sample_format1.rs");
+include!("../tests/golden/sample_format2.rs");
+include!("../tests/golden/sample_format3.rs");
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::path::PathBuf::from(std::env::args().nth(1).ok_or("output directory")?);
+    let log_id = |index: u64| LogId::new(CommittedLeaderId::new(1, 1), index);
+    let mut entries = vec![
+        Entry {
+            log_id: log_id(1),
+            payload: EntryPayload::Blank,
+        },
+        Entry {
+            log_id: log_id(2),
+            payload: EntryPayload::Membership(Membership::new(
+                vec![BTreeSet::from([1, 2, 3])],
+                None,
+            )),
+        },
+    ];
+    let mut state = State::default();
+    let mut outcomes = Vec::new();
+    for (i, command) in sample_format3().into_iter().enumerate() {
+        let index = i as u64 + 3;
+        let outcome = state.apply(&command);
+        let reply = Ok(Forwarded {
+            log_index: index,
+            outcome,
+        });
+        outcomes.push(encode_forward_reply(reply, NEWEST)?);
+        entries.push(Entry {
+            log_id: log_id(index),
+            payload: EntryPayload::Normal(VersionedCommand::new(NEWEST, command)),
+        });
+    }
+    let entries = entries.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("entries.bin"), encode(&entries)?)?;
+    std::fs::write(out.join("outcomes.bin"), encode(&outcomes)?)?;
+    std::fs::write(out.join("snapshot.bin"), format::encode_snapshot(&state)?)?;
+    Ok(())
+}
