@@ -24,11 +24,16 @@ bash tests/idp/ldap/install.sh
 bash tests/idp/saml/install.sh
 bash tests/idp/oidc/install.sh
 
+# The previous release (0.1) from git, for the rolling-upgrade tests; before this version's
+# build, which then replaces target/release/mcpauth.
+bash scripts/build-previous-release.sh
+
 echo "== build (release)" >&2
 cargo build --release --locked
 
 echo "== cargo tests (unit, storage suite, integration against target/release/mcpauth)" >&2
-MCPAUTH_BIN="$ROOT/target/release/mcpauth" cargo test --workspace --locked -- --test-threads 4
+MCPAUTH_BIN="$ROOT/target/release/mcpauth" MCPAUTH_PREVIOUS_BIN="$ROOT/target/upgrade/mcpauth-0.1" \
+    cargo test --workspace --locked -- --test-threads 4
 
 echo "== end-to-end with the official Python MCP SDK" >&2
 MCPAUTH_BIN="$ROOT/target/release/mcpauth" bash tests/e2e/run.sh

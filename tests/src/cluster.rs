@@ -61,6 +61,9 @@ pub struct Options {
     /// Start every node at once, last first, none of the shared files existing yet (default:
     /// node 1 first, the others once it has created the secret and seal key files).
     pub all_at_once: bool,
+    /// The mcpauth binary every node starts with (default: [`binary`]); change one node's with
+    /// [`TestCluster::set_binary`].
+    pub binary: Option<PathBuf>,
 }
 
 impl Options {
@@ -72,7 +75,14 @@ impl Options {
             extra_toml: String::new(),
             rust_log: "info,openraft=warn".into(),
             all_at_once: false,
+            binary: None,
         }
+    }
+
+    /// Start every node with `binary` (for example the previous release's).
+    pub fn binary(mut self, binary: PathBuf) -> Options {
+        self.binary = Some(binary);
+        self
     }
 
     pub fn with_proxy(mut self) -> Options {
@@ -101,6 +111,7 @@ struct Member {
     raft_listen: SocketAddr,
     child: Option<Child>,
     log: PathBuf,
+    binary: PathBuf,
 }
 
 pub struct TestCluster {
@@ -210,6 +221,7 @@ impl TestCluster {
                 raft_listen,
                 child: None,
                 log: self.path.join(format!("node{id}.log")),
+                binary: self.options.binary.clone().unwrap_or_else(binary),
             },
         );
     }
@@ -340,6 +352,11 @@ impl TestCluster {
         self.member(id).child.as_ref().map(Child::id)
     }
 
+    /// From its next start on, run node `id` with `binary` (an upgrade, one node at a time).
+    pub fn set_binary(&mut self, id: u64, binary: PathBuf) {
+        self.member_mut(id).binary = binary;
+    }
+
     /// Start node `id`'s process without waiting for it.
     pub fn spawn(&mut self, id: u64) {
         let config = self.config.clone();
@@ -357,7 +374,7 @@ impl TestCluster {
             .expect("log file");
         use std::io::Write;
         let _ = writeln!(log, "===== test harness: starting node {id} =====");
-        let child = Command::new(binary())
+        let child = Command::new(&m.binary)
             .arg("serve")
             .arg("--config")
             .arg(&config)

@@ -57,6 +57,23 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// The previous release's binary (0.1, storage format 2), for the upgrade tests: from
+/// `MCPAUTH_PREVIOUS_BIN`, else `target/upgrade/mcpauth-0.1`, which the test command builds
+/// from git (`scripts/build-previous-release.sh`).
+pub fn previous_release_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("MCPAUTH_PREVIOUS_BIN") {
+        return PathBuf::from(bin);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = root.join("target/upgrade/mcpauth-0.1");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `bash scripts/build-previous-release.sh` first (the test command does)",
+        bin.display()
+    );
+    bin
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -1,0 +1,264 @@
+//! Upgrading a live cluster from the previous release (0.1, storage format 2) to this one,
+//! one node at a time, while people sign in and refresh; and this version starting on data the
+//! previous one wrote.
+//!
+//! The previous release is the real 0.1 binary, built from git by the test command
+//! (`scripts/build-previous-release.sh`). While any member runs it, the cluster version stays
+//! 2: every node writes what 0.1 reads. Once the last node runs this version, the leader raises
+//! it to 3 and entries are written in format 3 from then on.
+
+use std::time::{Duration, Instant};
+
+use mcpauth_tests::cluster::{serial, Options, TestCluster};
+use mcpauth_tests::workload::{assert_stream_clean, verify, Workload, WorkloadOptions};
+use mcpauth_tests::{binary, login_and_redeem, previous_release_binary, refresh, Target};
+use serde_json::Value;
+
+const PROGRESS: Duration = Duration::from_secs(60);
+/// The leader looks for a version to raise to every 2 s.
+const RAISE_WITHIN: Duration = Duration::from_secs(20);
+
+/// The cluster version node `id` reports; a 0.1 node does not report one (it runs 2).
+async fn cluster_version(cluster: &TestCluster, id: u64) -> u64 {
+    cluster.status_of(id).await["cluster_version"]
+        .as_u64()
+        .unwrap_or(2)
+}
+
+/// Wait until every node in `ids` reports cluster version `version`.
+async fn wait_version(cluster: &TestCluster, ids: &[u64], version: u64) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut versions = Vec::new();
+        for &id in ids {
+            versions.push(cluster_version(cluster, id).await);
+        }
+        if versions.iter().all(|&v| v == version) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < RAISE_WITHIN,
+            "cluster versions {versions:?} on nodes {ids:?}, expected {version} everywhere\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged() {
+    let _serial = serial().await;
+    let t0 = Instant::now();
+    let previous = previous_release_binary();
+    // Small snapshots: upgraded nodes load a snapshot 0.1 wrote, and catch up from one.
+    let mut cluster = TestCluster::start_with(
+        Options::nodes(3)
+            .snapshot_every(100)
+            .binary(previous.clone()),
+    )
+    .await;
+    for id in cluster.ids() {
+        let status = cluster.status_of(id).await;
+        assert!(
+            status.get("cluster_version").is_none(),
+            "node {id} should be running 0.1, which reports no cluster version: {status}"
+        );
+    }
+    let workload = Workload::start(cluster.pool(), WorkloadOptions::default());
+    assert!(
+        workload.wait_logins(4, PROGRESS).await && workload.wait_refreshes(4, PROGRESS).await,
+        "the stream did not get going on 0.1: {}\n{}",
+        workload.stats.summary(),
+        cluster.logs()
+    );
+
+    // Followers first, the leader last (if leadership stays put), each SIGTERMed, started
+    // again on the same data with this version's binary.
+    let mut report = Vec::new();
+    let mut remaining = cluster.ids();
+    let total = remaining.len();
+    let mut upgraded = Vec::new();
+    for position in 0..total {
+        let leader = cluster.leader().await;
+        let id = if position + 1 < total {
+            remaining
+                .iter()
+                .copied()
+                .find(|&i| i != leader)
+                .unwrap_or(remaining[0])
+        } else {
+            remaining[0]
+        };
+        remaining.retain(|&i| i != id);
+        let step = Instant::now();
+        let (graceful, _) = cluster.terminate(id, Duration::from_secs(15)).await;
+        cluster.set_binary(id, binary());
+        cluster.restart(id).await;
+        upgraded.push(id);
+        let ready = step.elapsed();
+        assert!(
+            workload.wait_logins(2, PROGRESS).await && workload.wait_refreshes(2, PROGRESS).await,
+            "the stream stalled after upgrading node {id}: {}\n{}",
+            workload.stats.summary(),
+            cluster.logs()
+        );
+        if !remaining.is_empty() {
+            // A 0.1 node is still a member: the upgraded ones must keep writing format 2.
+            // Give the leader time to have looked (it asks every 2 s).
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            for &done in &upgraded {
+                assert_eq!(
+                    cluster_version(&cluster, done).await,
+                    2,
+                    "node {done} raised the cluster version while nodes {remaining:?} run 0.1\n{}",
+                    cluster.logs()
+                );
+            }
+        }
+        report.push(format!(
+            "node {id} (leader was {leader}, SIGTERM exited by itself: {graceful}) upgraded, \
+             ready after {ready:?}"
+        ));
+    }
+    let raised_after = wait_version(&cluster, &cluster.ids(), 3).await;
+    // More sign-ins and refreshes, now written in format 3.
+    assert!(
+        workload.wait_logins(4, PROGRESS).await && workload.wait_refreshes(4, PROGRESS).await,
+        "the stream stalled after the cluster version was raised: {}\n{}",
+        workload.stats.summary(),
+        cluster.logs()
+    );
+    let stats = workload.stats.clone();
+    let mut ack = workload.stop().await;
+    assert_stream_clean(&cluster, &stats, "rolling upgrade");
+    let problems = verify(&mut ack, &cluster.pool()).await;
+    assert!(
+        problems.is_empty(),
+        "acknowledged state lost in the rolling upgrade:\n  {}\n{}",
+        problems.join("\n  "),
+        cluster.logs()
+    );
+    let (digest, index) = cluster.wait_converged().await;
+    let raised = cluster.logs().matches("cluster version raised").count();
+    assert!(
+        raised >= 1,
+        "no node logged raising the cluster version\n{}",
+        cluster.logs()
+    );
+    eprintln!(
+        "rolling upgrade: {}; cluster version 3 on every node {raised_after:?} after the last \
+         upgrade; stream: {}; {} chains, {} codes acknowledged; converged at index {index} \
+         ({digest}); total {:?}",
+        report.join("; "),
+        stats.summary(),
+        ack.chains.len(),
+        ack.codes.len(),
+        t0.elapsed()
+    );
+}
+
+/// The refresh token of a token response, and the kid of its access token.
+fn refresh_token_and_kid(body: &Value) -> (String, String) {
+    let refresh = body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh token in {body}"))
+        .to_owned();
+    let access = body["access_token"].as_str().expect("access token");
+    let header = jsonwebtoken::decode_header(access).expect("a JWT");
+    (refresh, header.kid.expect("kid"))
+}
+
+async fn refreshed(cluster: &TestCluster, client_id: &str, token: &str) -> Value {
+    let response = refresh(&cluster.endpoint(1), client_id, token).await;
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(status, 200, "refresh refused: {body}\n{}", cluster.logs());
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn this_version_starts_on_data_the_previous_release_wrote() {
+    let _serial = serial().await;
+    // A snapshot every 20 entries: the upgraded node loads a format-2 snapshot and replays
+    // format-2 entries after it.
+    let mut cluster = TestCluster::start_with(
+        Options::nodes(1)
+            .snapshot_every(20)
+            .binary(previous_release_binary()),
+    )
+    .await;
+    let endpoint = cluster.endpoint(1);
+    let (client_id, body) = login_and_redeem(&endpoint).await;
+    let (mut token, kid) = refresh_token_and_kid(&body);
+    for _ in 0..30 {
+        let body = refreshed(&cluster, &client_id, &token).await;
+        token = refresh_token_and_kid(&body).0;
+    }
+    let before = cluster.status_of(1).await;
+    assert!(
+        before["snapshot_index"].as_u64().is_some(),
+        "0.1 took no snapshot: {before}"
+    );
+
+    cluster.terminate(1, Duration::from_secs(15)).await;
+    cluster.set_binary(1, binary());
+    cluster.restart(1).await;
+    let after = cluster.status_of(1).await;
+    assert!(
+        after["applied_index"].as_u64() >= before["applied_index"].as_u64(),
+        "the upgraded node lost entries: before {before}, after {after}"
+    );
+    // The refresh token 0.1 issued last still works, signed by the same key.
+    let body = refreshed(&cluster, &client_id, &token).await;
+    let (next, kid_after) = refresh_token_and_kid(&body);
+    assert_eq!(kid_after, kid, "the signing key changed across the upgrade");
+    wait_version(&cluster, &[1], 3).await;
+    let body = refreshed(&cluster, &client_id, &next).await;
+    let (mut token, _) = refresh_token_and_kid(&body);
+    for _ in 0..25 {
+        let body = refreshed(&cluster, &client_id, &token).await;
+        token = refresh_token_and_kid(&body).0;
+    }
+    // Restart on data now written in both formats: format-3 snapshot and entries.
+    cluster.terminate(1, Duration::from_secs(15)).await;
+    cluster.restart(1).await;
+    assert_eq!(cluster_version(&cluster, 1).await, 3);
+    refreshed(&cluster, &client_id, &token).await;
+    // And the previous release refuses data it cannot read rather than misreading it.
+    cluster.terminate(1, Duration::from_secs(15)).await;
+    cluster.set_binary(1, previous_release_binary());
+    cluster.spawn(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut served = false;
+    while Instant::now() < deadline {
+        // Not the `refresh` helper: a node that refuses to start refuses connections.
+        let answer = mcpauth_tests::http()
+            .post(cluster.endpoint(1).url("/token"))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.as_str()),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status() == 200) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        !served,
+        "0.1 served a refresh on format-3 data it cannot read\n{}",
+        cluster.logs()
+    );
+    eprintln!(
+        "0.1 on format-3 data: {}",
+        cluster
+            .log(1)
+            .lines()
+            .rev()
+            .find(|l| l.contains("ERROR") || l.contains("format"))
+            .unwrap_or("(no error line)")
+    );
+}
