@@ -28,6 +28,8 @@ pub mod secrets;
 pub mod server_config;
 pub mod signer;
 pub mod signer_cache;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod upstream;
 
 pub use app::{configure, AppState};
