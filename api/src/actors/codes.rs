@@ -3,7 +3,7 @@ use mcpauth_state::{Command, Outcome, Session, UnixTime};
 
 use crate::cluster::Cluster;
 use crate::oauth::authorize::ValidRequest;
-use crate::oauth::{ClientCredentials, Error, IssuedTokens, TokenRequest, TokenService};
+use crate::oauth::{ClientCredentials, Error, GrantRequest, IssuedTokens, TokenService};
 use crate::secrets;
 
 /// Codes and grants: issues authorization codes, and runs the token flow (a code redeemed or a
@@ -66,7 +66,7 @@ impl Handler<IssueCode> for CodesActor {
 #[rtype(result = "Result<IssuedTokens, Error>")]
 pub struct Exchange {
     pub credentials: ClientCredentials,
-    pub request: TokenRequest,
+    pub grant: GrantRequest,
     pub now: UnixTime,
 }
 
@@ -75,10 +75,6 @@ impl Handler<Exchange> for CodesActor {
 
     fn handle(&mut self, msg: Exchange, _: &mut Context<Self>) -> Self::Result {
         let tokens = self.tokens.clone();
-        Box::pin(async move {
-            tokens
-                .exchange(&msg.credentials, &msg.request, msg.now)
-                .await
-        })
+        Box::pin(async move { tokens.exchange(&msg.credentials, msg.grant, msg.now).await })
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! /token      TokenRequest::parse --> ClientCredentials::resolve --> codes actor: TokenService::exchange
-//!             (authenticate, grant/<type>.rs builds the attempt, propose, read the Outcome, sign)
+//!             (authenticate, the grant's parameters, grant/<type>.rs builds the attempt,
+//!             propose, read the Outcome, sign)
 //! /authorize  authorize::parse --> authorize::validate --> ValidRequest::next (sign in, consent, code)
 //! /register   RegistrationRequest::from_json --> clients actor: registration::validate, propose
 //! ```
@@ -22,4 +23,4 @@ pub mod token_request;
 pub use client_auth::{BasicHeader, ClientCredentials, PostedClient};
 pub use error::{ClientAuthFailure, Error};
 pub use token::{IssuedTokens, TokenService};
-pub use token_request::TokenRequest;
+pub use token_request::{GrantRequest, TokenRequest};

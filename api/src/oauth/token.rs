@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::client_auth::ClientCredentials;
 use super::error::Error;
 use super::grant::Attempt;
-use super::token_request::TokenRequest;
+use super::token_request::GrantRequest;
 use crate::cluster::Cluster;
 use crate::secrets;
 use crate::server_config::ServerConfig;
@@ -44,18 +44,20 @@ impl TokenService {
         }
     }
 
-    /// Exchange a grant for tokens at `now`.
+    /// Exchange a grant for tokens at `now`. The client is authenticated before anything of
+    /// its request is judged.
     pub async fn exchange(
         &self,
         credentials: &ClientCredentials,
-        request: &TokenRequest,
+        grant: GrantRequest,
         now: UnixTime,
     ) -> Result<IssuedTokens, Error> {
         let client = self.authenticate(credentials).await?;
-        let grant_type = request.grant_type();
+        let grant_type = grant.grant_type;
         if !client.metadata.grant_types.iter().any(|g| g == grant_type) {
             return Err(Error::GrantNotRegistered(grant_type));
         }
+        let request = grant.parameters?;
         let resources = self.cluster.read(|s| s.settings().resources.clone());
         let refresh_token = secrets::new_secret();
         let command = request.command(&Attempt {

@@ -1,6 +1,11 @@
-//! A token request, parsed at the boundary into the grant it asks for: after [`TokenRequest::parse`]
-//! every required parameter is present and well formed, and the rest of the flow matches on
-//! the grant instead of reading optional form fields.
+//! A token request, parsed at the boundary into the grant it asks for: a [`TokenRequest`] has
+//! every required parameter present and well formed, and the rest of the flow matches on the
+//! grant instead of reading optional form fields.
+//!
+//! The grant type is judged first (a malformed form or an unsupported grant is refused at
+//! once), but a grant's own missing or malformed parameters are answered only after the client
+//! authenticated ([`GrantRequest::parameters`]): a caller that is not a client learns nothing
+//! about its request but `invalid_client`.
 
 use mcpauth_state::Command;
 
@@ -16,34 +21,37 @@ pub enum TokenRequest {
     RefreshToken(RefreshToken),
 }
 
+/// The grant a token request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRequest {
+    /// A supported `grant_type`, as on the wire (and as a client registers it).
+    pub grant_type: &'static str,
+    /// The grant with its parameters, or why they are missing or malformed.
+    pub parameters: Result<TokenRequest, Error>,
+}
+
 impl TokenRequest {
     /// Parse an `application/x-www-form-urlencoded` body into the grant and the client's own
     /// members (judged with the Basic header by `ClientCredentials::resolve`).
-    pub fn parse(body: &[u8]) -> Result<(TokenRequest, PostedClient), Error> {
+    pub fn parse(body: &[u8]) -> Result<(GrantRequest, PostedClient), Error> {
         let form: TokenForm = serde_urlencoded::from_bytes(body).map_err(|_| Error::Malformed)?;
-        let request = match form.grant_type.as_deref() {
+        let grant = match form.grant_type.as_deref() {
             None => return Err(Error::Missing("grant_type")),
-            Some(authorization_code::GRANT_TYPE) => {
-                TokenRequest::AuthorizationCode(AuthorizationCode::from_form(&form)?)
-            }
-            Some(refresh_token::GRANT_TYPE) => {
-                TokenRequest::RefreshToken(RefreshToken::from_form(&form)?)
-            }
+            Some(authorization_code::GRANT_TYPE) => GrantRequest {
+                grant_type: authorization_code::GRANT_TYPE,
+                parameters: AuthorizationCode::from_form(&form).map(Self::AuthorizationCode),
+            },
+            Some(refresh_token::GRANT_TYPE) => GrantRequest {
+                grant_type: refresh_token::GRANT_TYPE,
+                parameters: RefreshToken::from_form(&form).map(Self::RefreshToken),
+            },
             Some(other) => return Err(Error::UnsupportedGrantType(other.to_owned())),
         };
         let client = PostedClient {
             client_id: form.client_id,
             client_secret: form.client_secret,
         };
-        Ok((request, client))
-    }
-
-    /// The `grant_type` as on the wire (and as a client registers it).
-    pub fn grant_type(&self) -> &'static str {
-        match self {
-            TokenRequest::AuthorizationCode(_) => authorization_code::GRANT_TYPE,
-            TokenRequest::RefreshToken(_) => refresh_token::GRANT_TYPE,
-        }
+        Ok((grant, client))
     }
 
     /// The command that attempts this grant.
@@ -60,7 +68,7 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<TokenRequest, Error> {
-        TokenRequest::parse(body.as_bytes()).map(|(request, _)| request)
+        TokenRequest::parse(body.as_bytes()).and_then(|(grant, _)| grant.parameters)
     }
 
     const VERIFIER: &str = "0123456789012345678901234567890123456789abc";
@@ -96,12 +104,13 @@ mod tests {
 
     #[test]
     fn a_well_formed_request_is_typed() {
-        let (request, client) = TokenRequest::parse(
+        let (grant, client) = TokenRequest::parse(
             format!("grant_type=authorization_code&code=c&code_verifier={VERIFIER}&client_id=me&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb").as_bytes(),
         )
         .unwrap();
+        assert_eq!(grant.grant_type, "authorization_code");
         assert_eq!(
-            request,
+            grant.parameters.unwrap(),
             TokenRequest::AuthorizationCode(AuthorizationCode {
                 code: "c".into(),
                 redirect_uri: Some("http://127.0.0.1/cb".into()),

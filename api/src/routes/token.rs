@@ -14,12 +14,12 @@ pub async fn token(
     basic: BasicHeader,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let (request, posted) = TokenRequest::parse(&body)?;
+    let (grant, posted) = TokenRequest::parse(&body)?;
     let credentials = ClientCredentials::resolve(basic, posted)?;
     let now = app.clock.now();
     let exchange = Exchange {
         credentials,
-        request,
+        grant,
         now,
     };
     let tokens = app
