@@ -127,7 +127,8 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
         (Ok(Next::AskConsent), Some(session)) => {
             consent_page(&req, &app, &params, &valid, &session)
         }
-        (Ok(_), _) => sign_in(&app, params),
+        // next() asks for a code or consent only for a signed-in browser.
+        (Ok(Next::SignIn), _) | (Ok(_), None) => sign_in(&app, params),
     }
 }
 
