@@ -1,9 +1,9 @@
 //! The OAuth error layer (RFC 6749 §5.2, RFC 7591 §3.2.2, RFC 8707 §2) and the readable error
-//! page for the browser routes. The domain's refusals are mapped here, once.
+//! page for the browser routes. Which code a refusal gets is decided once, in
+//! `crate::oauth::error`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use mcpauth_state::Refusal;
 use serde::Serialize;
 
 /// RFC error codes, spelled as on the wire.
@@ -109,40 +109,6 @@ impl ResponseError for OAuthError {
             error: self.code.as_str(),
             error_description: &self.description,
         })
-    }
-}
-
-impl From<&Refusal> for OAuthError {
-    fn from(refusal: &Refusal) -> Self {
-        let code = match refusal {
-            Refusal::UnknownClient => ErrorCode::InvalidClient,
-            Refusal::ResourceMismatch => ErrorCode::InvalidTarget,
-            Refusal::ScopeExceeded => ErrorCode::InvalidScope,
-            // Never the answer to a token request: these come from login and admin paths.
-            Refusal::ClientExists
-            | Refusal::UserExists
-            | Refusal::DuplicateSecret
-            | Refusal::UnknownIdentityProvider
-            | Refusal::AlreadySeeded
-            | Refusal::UnknownUpstreamState
-            | Refusal::UpstreamStateExpired
-            | Refusal::UpstreamStateMismatch
-            | Refusal::UpstreamStateUsed
-            | Refusal::AssertionReplayed
-            | Refusal::TooManyPendingLogins => return OAuthError::server_error(),
-            Refusal::UnknownCode
-            | Refusal::CodeExpired
-            | Refusal::CodeReplayed { .. }
-            | Refusal::CodeClientMismatch
-            | Refusal::RedirectMismatch
-            | Refusal::PkceMismatch
-            | Refusal::UnknownRefreshToken
-            | Refusal::RefreshExpired
-            | Refusal::RefreshClientMismatch
-            | Refusal::RefreshReused { .. }
-            | Refusal::IdentityProviderDisabled => ErrorCode::InvalidGrant,
-        };
-        OAuthError::new(code, refusal.to_string())
     }
 }
 

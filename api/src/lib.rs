@@ -6,8 +6,10 @@
 //!         --> Raft: committed on a majority, flushed, applied --> Outcome --> response
 //! reads   --> Cluster::read (the applied state machine on this node)
 //! ```
-//! Routes validate and decide what to ask; the state machine decides every single-use question
-//! (code redemption, refresh rotation), so concurrent requests on any nodes cannot both win.
+//! Routes do HTTP only; the OAuth rules (which requests are valid, what each grant attempts,
+//! which RFC error a refusal is) live in `oauth/`, and the actors do each aggregate's work.
+//! The state machine decides every single-use question (code redemption, refresh rotation),
+//! so concurrent requests on any nodes cannot both win.
 
 pub mod actors;
 pub mod app;
@@ -15,6 +17,7 @@ pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod internal;
+pub mod oauth;
 pub mod pages;
 pub mod passwords;
 pub mod redirect_uri;
@@ -25,6 +28,8 @@ pub mod secrets;
 pub mod server_config;
 pub mod signer;
 pub mod signer_cache;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod upstream;
 
 pub use app::{configure, AppState};

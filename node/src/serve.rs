@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
-use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
+use mcpauth_api::actors::{Bootstrap, ConfigActor};
+use mcpauth_api::app::NodeContext;
+use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::upstream::config::ProviderSpec;
 use mcpauth_api::upstream::Upstreams;
@@ -163,9 +165,11 @@ async fn run(
         tracing::warn!("no --resource configured: tokens will be issued for any resource a client names; this is for trying mcpauth out, not for production");
     }
     let config = server_config(&settings);
+    let clock = SystemClock::shared();
     let config_actor = ConfigActor::new(
         cluster.clone(),
         sealer.clone(),
+        clock.clone(),
         Duration::from_secs(60),
         config.unclaimed_client_ttl,
     )
@@ -178,34 +182,23 @@ async fn run(
         bootstrapped.clone(),
     ));
 
-    // The clients, codes and sessions actors only hand commands to Raft and hold no state of
-    // their own, so each worker gets its own: a route then talks to an actor on its own thread,
-    // not to one on the system thread (two thread hand-offs less per request). The config actor
-    // runs the purge schedule and stays one per node.
-    let signer = SignerCache::new(sealer.clone());
-    tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %config.issuer, "serving");
-    let public = HttpServer::new(move || {
-        let state = web::Data::new(AppState {
-            signer: signer.clone(),
-            clients: ClientsActor::new(cluster.clone()).start(),
-            codes: CodesActor::new(cluster.clone()).start(),
-            sessions: SessionsActor::new(cluster.clone()).start(),
-            config_actor: config_actor.clone(),
-            sealer: sealer.clone(),
-            upstreams: upstreams.clone(),
-            cluster: cluster.clone(),
-            config: config.clone(),
-            bootstrapped: bootstrapped.clone(),
-        });
-        App::new()
-            .app_data(state)
-            .wrap(actix_web::middleware::from_fn(
-                mcpauth_api::app::bootstrap_gate,
-            ))
-            .configure(mcpauth_api::configure)
-    })
-    .bind(&settings.listen)?
-    .run();
+    // Each worker gets its own clients, codes and sessions actors (AppState::for_worker); the
+    // config actor runs the purge schedule and stays one per node.
+    let node = NodeContext {
+        signer: SignerCache::new(sealer.clone()),
+        config_actor,
+        sealer,
+        upstreams,
+        cluster,
+        config,
+        clock,
+        bootstrapped,
+    };
+    tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %node.config.issuer, "serving");
+    let public =
+        HttpServer::new(move || mcpauth_api::app::app(web::Data::new(AppState::for_worker(&node))))
+            .bind(&settings.listen)?
+            .run();
     // Both servers stop on SIGTERM/SIGINT (each handles the signal); wait for both.
     let (internal_result, public_result) = futures::future::join(internal, public).await;
     internal_result?;

@@ -1,22 +1,28 @@
 use actix::prelude::*;
-use mcpauth_state::{AuthCode, Command, Digest, Outcome, UnixTime};
+use mcpauth_state::{Command, Outcome, Session, UnixTime};
 
-use crate::cluster::{Cluster, ProposeError};
+use crate::cluster::Cluster;
+use crate::oauth::authorize::ValidRequest;
+use crate::oauth::{ClientCredentials, Error, GrantRequest, IssuedTokens, TokenService};
+use crate::secrets;
 
-/// Issues and redeems authorization codes and rotates refresh tokens. Who wins a race is
-/// decided in the state machine, never here.
+/// Codes and grants: issues authorization codes, and runs the token flow (a code redeemed or a
+/// refresh token rotated, then signed). Who wins a race is decided in the state machine, never
+/// here.
 pub struct CodesActor {
     cluster: Cluster,
+    tokens: TokenService,
+    /// Lifetime of an authorization code, in seconds.
+    code_ttl: u64,
 }
 
 impl CodesActor {
-    pub fn new(cluster: Cluster) -> Self {
-        Self { cluster }
-    }
-
-    fn propose(&self, command: Command) -> ResponseFuture<Result<Outcome, ProposeError>> {
-        let cluster = self.cluster.clone();
-        Box::pin(async move { cluster.propose(command).await })
+    pub fn new(cluster: Cluster, tokens: TokenService, code_ttl: u64) -> Self {
+        Self {
+            cluster,
+            tokens,
+            code_ttl,
+        }
     }
 }
 
@@ -24,69 +30,51 @@ impl Actor for CodesActor {
     type Context = Context<Self>;
 }
 
+/// Issue a code for a validated request and a signed-in person; answers the code, which only
+/// the client will hold in clear.
 #[derive(Message)]
-#[rtype(result = "Result<Outcome, ProposeError>")]
-pub struct IssueCode(pub AuthCode);
+#[rtype(result = "Result<String, Error>")]
+pub struct IssueCode {
+    pub request: ValidRequest,
+    pub session: Session,
+    pub now: UnixTime,
+}
 
 impl Handler<IssueCode> for CodesActor {
-    type Result = ResponseFuture<Result<Outcome, ProposeError>>;
+    type Result = ResponseFuture<Result<String, Error>>;
+
     fn handle(&mut self, msg: IssueCode, _: &mut Context<Self>) -> Self::Result {
-        self.propose(Command::IssueCode { code: msg.0 })
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Result<Outcome, ProposeError>")]
-pub struct RedeemCode {
-    pub digest: Digest,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub verifier_challenge: String,
-    pub resource: Option<String>,
-    pub now: UnixTime,
-    pub refresh_digest: Digest,
-    pub refresh_idle_expires_at: UnixTime,
-}
-
-impl Handler<RedeemCode> for CodesActor {
-    type Result = ResponseFuture<Result<Outcome, ProposeError>>;
-    fn handle(&mut self, msg: RedeemCode, _: &mut Context<Self>) -> Self::Result {
-        self.propose(Command::RedeemCode {
-            digest: msg.digest,
-            client_id: msg.client_id,
-            redirect_uri: msg.redirect_uri,
-            verifier_challenge: msg.verifier_challenge,
-            resource: msg.resource,
-            now: msg.now,
-            refresh_digest: msg.refresh_digest,
-            refresh_idle_expires_at: msg.refresh_idle_expires_at,
+        let cluster = self.cluster.clone();
+        let ttl = self.code_ttl;
+        Box::pin(async move {
+            let code = secrets::new_secret();
+            let record = msg.request.code_record(&code, &msg.session, msg.now, ttl);
+            match cluster.propose(Command::IssueCode { code: record }).await? {
+                Outcome::Done => Ok(code),
+                Outcome::Refused(refusal) => Err(Error::CodeNotIssued(refusal)),
+                other => {
+                    tracing::error!(?other, "unexpected outcome for a new code");
+                    Err(Error::Internal)
+                }
+            }
         })
     }
 }
 
+/// A token request: the client's credentials and the grant, at `now`.
 #[derive(Message)]
-#[rtype(result = "Result<Outcome, ProposeError>")]
-pub struct RotateRefresh {
-    pub presented: Digest,
-    pub client_id: String,
-    pub resource: Option<String>,
-    pub scope: Option<String>,
-    pub next: Digest,
+#[rtype(result = "Result<IssuedTokens, Error>")]
+pub struct Exchange {
+    pub credentials: ClientCredentials,
+    pub grant: GrantRequest,
     pub now: UnixTime,
-    pub idle_expires_at: UnixTime,
 }
 
-impl Handler<RotateRefresh> for CodesActor {
-    type Result = ResponseFuture<Result<Outcome, ProposeError>>;
-    fn handle(&mut self, msg: RotateRefresh, _: &mut Context<Self>) -> Self::Result {
-        self.propose(Command::RotateRefresh {
-            presented: msg.presented,
-            client_id: msg.client_id,
-            resource: msg.resource,
-            scope: msg.scope,
-            next: msg.next,
-            now: msg.now,
-            idle_expires_at: msg.idle_expires_at,
-        })
+impl Handler<Exchange> for CodesActor {
+    type Result = ResponseFuture<Result<IssuedTokens, Error>>;
+
+    fn handle(&mut self, msg: Exchange, _: &mut Context<Self>) -> Self::Result {
+        let tokens = self.tokens.clone();
+        Box::pin(async move { tokens.exchange(&msg.credentials, msg.grant, msg.now).await })
     }
 }

@@ -3,16 +3,18 @@ use std::time::Duration;
 use actix::prelude::*;
 use mcpauth_state::{Command, IdentityProvider, LoginSettings, Outcome, Settings, UnixTime, User};
 
+use crate::clock::SharedClock;
 use crate::cluster::{Cluster, ProposeError};
 use crate::sealer::Sealer;
 use crate::signer::TokenSigner;
-use crate::{clock, passwords, secrets};
+use crate::{passwords, secrets};
 
 /// Cluster configuration: first-start bootstrap (admin user, signing key, settings) and the
 /// scheduled purge of expired state, which only the leader proposes.
 pub struct ConfigActor {
     cluster: Cluster,
     sealer: Sealer,
+    clock: SharedClock,
     purge_every: Duration,
     unclaimed_client_ttl: u64,
 }
@@ -21,12 +23,14 @@ impl ConfigActor {
     pub fn new(
         cluster: Cluster,
         sealer: Sealer,
+        clock: SharedClock,
         purge_every: Duration,
         unclaimed_client_ttl: u64,
     ) -> Self {
         Self {
             cluster,
             sealer,
+            clock,
             purge_every,
             unclaimed_client_ttl,
         }
@@ -49,7 +53,7 @@ impl Actor for ConfigActor {
             }
             let cluster = actor.cluster.clone();
             let command = Command::Purge {
-                now: clock::now(),
+                now: actor.clock.now(),
                 unclaimed_client_ttl: actor.unclaimed_client_ttl,
             };
             ctx.spawn(
@@ -105,8 +109,8 @@ impl Handler<Bootstrap> for ConfigActor {
     fn handle(&mut self, msg: Bootstrap, _: &mut Context<Self>) -> Self::Result {
         let cluster = self.cluster.clone();
         let sealer = self.sealer.clone();
+        let now: UnixTime = self.clock.now();
         Box::pin(async move {
-            let now: UnixTime = clock::now();
             let mut report = BootstrapReport::default();
             if cluster.read(|s| s.active_signing_key().is_none()) {
                 let key = TokenSigner::generate(&sealer, now)

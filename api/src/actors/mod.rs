@@ -1,8 +1,12 @@
-//! The actix actors that front the Raft log on each node, one per area of state.
+//! The actix actors that front the Raft log on each node, one per aggregate: clients
+//! (registration), codes (codes and the token grants), sessions (login with password
+//! verification off the HTTP workers, logout, consent) and config (bootstrap, the purge
+//! schedule).
 //!
-//! Actors hold no authoritative state (a panic only loses a mailbox): each message becomes a
-//! command proposed through Raft, and reads come from the applied state machine. Handlers that
-//! await a write return a `ResponseFuture`, so a mailbox keeps flowing while writes commit.
+//! Actors hold no authoritative state (a panic only loses a mailbox): each does its
+//! aggregate's checks, proposes the command through Raft and reads the outcome; reads come from
+//! the applied state machine. Handlers that await a write return a `ResponseFuture`, so a
+//! mailbox keeps flowing while writes commit.
 
 mod clients;
 mod codes;
@@ -10,6 +14,8 @@ mod config;
 mod sessions;
 
 pub use clients::{ClientsActor, Register};
-pub use codes::{CodesActor, IssueCode, RedeemCode, RotateRefresh};
+pub use codes::{CodesActor, Exchange, IssueCode};
 pub use config::{Bootstrap, BootstrapReport, ConfigActor};
-pub use sessions::{ConsentTo, Federate, Login, LoginError, Logout, SessionsActor};
+pub use sessions::{
+    ConsentError, Federate, Login, LoginError, Logout, RecordConsent, SessionsActor,
+};

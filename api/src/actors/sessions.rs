@@ -2,16 +2,23 @@ use actix::prelude::*;
 use mcpauth_state::{Command, Consent, Digest, Outcome, Session, UnixTime};
 
 use crate::cluster::{Cluster, ProposeError};
+use crate::oauth::authorize::ValidRequest;
 use crate::{passwords, secrets};
 
-/// Logs people in and out and records their consents.
+/// Logs people in (the password is verified on the blocking pool, never on an HTTP worker) and
+/// out, and records their consents.
 pub struct SessionsActor {
     cluster: Cluster,
+    /// Lifetime of a session, in seconds.
+    session_ttl: u64,
 }
 
 impl SessionsActor {
-    pub fn new(cluster: Cluster) -> Self {
-        Self { cluster }
+    pub fn new(cluster: Cluster, session_ttl: u64) -> Self {
+        Self {
+            cluster,
+            session_ttl,
+        }
     }
 }
 
@@ -38,7 +45,6 @@ pub struct Login {
     pub password: String,
     pub replaces: Option<Digest>,
     pub now: UnixTime,
-    pub ttl: u64,
 }
 
 impl Handler<Login> for SessionsActor {
@@ -46,6 +52,7 @@ impl Handler<Login> for SessionsActor {
 
     fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
         let cluster = self.cluster.clone();
+        let ttl = self.session_ttl;
         Box::pin(async move {
             let user = cluster.read(|s| s.user(&msg.username).cloned());
             let stored = user
@@ -53,6 +60,7 @@ impl Handler<Login> for SessionsActor {
                 .filter(|u| !u.disabled)
                 .map(|u| u.password_hash.clone());
             let password = msg.password;
+            // Argon2 takes tens of milliseconds of CPU: never on the worker that runs this actor.
             let verified = tokio::task::spawn_blocking(move || {
                 passwords::verify(&password, stored.as_deref())
             })
@@ -67,7 +75,7 @@ impl Handler<Login> for SessionsActor {
                 subject: user.subject.clone(),
                 username: user.username.clone(),
                 created_at: msg.now,
-                expires_at: msg.now.saturating_add(msg.ttl),
+                expires_at: msg.now.saturating_add(ttl),
             };
             match cluster
                 .propose(Command::CreateSession {
@@ -102,18 +110,39 @@ impl Handler<Logout> for SessionsActor {
     }
 }
 
-#[derive(Message)]
-#[rtype(result = "Result<Outcome, ProposeError>")]
-pub struct ConsentTo(pub Consent);
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    /// The state machine would not record it (the client is gone).
+    #[error("consent not recorded: {0:?}")]
+    Refused(Outcome),
+    #[error(transparent)]
+    Propose(#[from] ProposeError),
+}
 
-impl Handler<ConsentTo> for SessionsActor {
-    type Result = ResponseFuture<Result<Outcome, ProposeError>>;
-    fn handle(&mut self, msg: ConsentTo, _: &mut Context<Self>) -> Self::Result {
+/// The signed-in person allows a validated request's client its scopes, at `now`.
+#[derive(Message)]
+#[rtype(result = "Result<(), ConsentError>")]
+pub struct RecordConsent {
+    pub session: Session,
+    pub request: ValidRequest,
+    pub now: UnixTime,
+}
+
+impl Handler<RecordConsent> for SessionsActor {
+    type Result = ResponseFuture<Result<(), ConsentError>>;
+    fn handle(&mut self, msg: RecordConsent, _: &mut Context<Self>) -> Self::Result {
         let cluster = self.cluster.clone();
         Box::pin(async move {
-            cluster
-                .propose(Command::GrantConsent { consent: msg.0 })
-                .await
+            let consent = Consent {
+                subject: msg.session.subject,
+                client_id: msg.request.client.client_id,
+                scopes: msg.request.scopes,
+                granted_at: msg.now,
+            };
+            match cluster.propose(Command::GrantConsent { consent }).await? {
+                Outcome::Done => Ok(()),
+                other => Err(ConsentError::Refused(other)),
+            }
         })
     }
 }

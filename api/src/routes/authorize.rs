@@ -1,235 +1,33 @@
-//! The authorization endpoint (OAuth 2.1 §4.1, RFC 7636, RFC 8707, RFC 9207) and the consent
-//! form it shows.
-//!
-//! The request is carried through login and consent as its own parameters (the login page's
-//! `return_to`, the consent form's hidden fields) and validated again at every step, so no
-//! half-finished flow is ever stored and any node can continue it.
+//! GET /authorize and POST /consent: the HTTP side of the authorization request. The rules
+//! (which requests are valid, when to sign in, ask consent or issue a code) live in
+//! `crate::oauth::authorize`; here are the redirects, the pages and the cookies.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
-use mcpauth_state::{AuthCode, Client, Consent, Grant, Outcome, Session, State};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use mcpauth_state::Session;
 use serde::Deserialize;
 use url::Url;
 
 use super::cookies;
-use crate::actors::{ConsentTo, IssueCode};
+use crate::actors::{ConsentError, IssueCode, RecordConsent};
 use crate::app::AppState;
-use crate::error::{ErrorCode, PageError};
+use crate::error::PageError;
+use crate::oauth::authorize::{
+    self, AuthorizeError, AuthorizeParams, Next, Untrusted, ValidRequest,
+};
+use crate::oauth::Error;
 use crate::pages::{self, ConsentPage};
-use crate::{clock, redirect_uri, resource, secrets};
 
-/// The parameters of an authorization request, as sent. A parameter sent twice makes the
-/// request malformed (OAuth 2.1 §3.1).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AuthorizeParams {
-    pub response_type: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
-    pub resource: Option<String>,
-    pub prompt: Option<String>,
-}
-
-impl AuthorizeParams {
-    pub fn pairs(&self) -> Vec<(&'static str, &str)> {
-        [
-            ("response_type", &self.response_type),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-            ("scope", &self.scope),
-            ("state", &self.state),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
-            ("resource", &self.resource),
-            ("prompt", &self.prompt),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-        .collect()
-    }
-
-    /// `/authorize?…` with these parameters: where login sends the browser back to.
-    pub fn authorize_path(&self) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in self.pairs() {
-            query.append_pair(k, v);
-        }
-        format!("/authorize?{}", query.finish())
-    }
-}
-
-/// A request that passed every check.
-#[derive(Debug)]
-pub struct ValidRequest {
-    pub client: Client,
-    /// The redirect URI to send the browser to.
-    pub redirect_target: String,
-    /// The redirect_uri parameter as sent ("" when omitted): the token request must repeat it.
-    pub redirect_uri_param: String,
-    pub state: Option<String>,
-    pub scopes: Vec<String>,
-    pub audience: String,
-    pub code_challenge: String,
-    pub prompt: Vec<String>,
-}
-
-/// Why a request cannot proceed: before the redirect URI is trusted only a page may answer;
-/// after, the error goes back to the client.
-#[derive(Debug)]
-pub enum AuthorizeFailure {
-    Page(PageError),
-    Redirect {
-        target: String,
-        state: Option<String>,
-        code: ErrorCode,
-        description: String,
-    },
-}
-
-/// Check an authorization request against the registered client and the cluster settings.
-pub fn validate(
-    params: &AuthorizeParams,
-    state: &State,
-    scopes_supported: &[String],
-) -> Result<ValidRequest, AuthorizeFailure> {
-    let page =
-        |title: &str, detail: String| AuthorizeFailure::Page(PageError::bad_request(title, detail));
-    let client_id = params.client_id.as_deref().ok_or_else(|| {
-        page(
-            "Invalid sign-in request",
-            "The request names no client (client_id is missing).".into(),
-        )
-    })?;
-    let client = state.client(client_id).cloned().ok_or_else(|| {
-        page(
-            "Unknown application",
-            "This application is not registered here (unknown client_id). Restart the sign-in from your application so it can register again.".into(),
-        )
-    })?;
-    let registered = &client.metadata.redirect_uris;
-    let redirect_target = match params.redirect_uri.as_deref() {
-        Some(requested) => {
-            if !registered
-                .iter()
-                .any(|r| redirect_uri::matches(r, requested))
-            {
-                return Err(page(
-                    "Invalid redirect URI",
-                    "The redirect_uri does not match any URI this application registered; for your safety you were not sent there.".into(),
-                ));
-            }
-            requested.to_owned()
-        }
-        None if registered.len() == 1 => registered[0].clone(),
-        None => {
-            return Err(page(
-                "Invalid sign-in request",
-                "redirect_uri is required: this application registered several.".into(),
-            ))
-        }
+/// The page for a request whose redirect URI cannot be trusted (or that names no client).
+fn untrusted_page(reason: Untrusted) -> PageError {
+    let (title, detail) = match reason {
+        Untrusted::Malformed => ("Invalid sign-in request", "The authorization request is malformed (a parameter is repeated or not text)."),
+        Untrusted::NoClientId => ("Invalid sign-in request", "The request names no client (client_id is missing)."),
+        Untrusted::UnknownClient => ("Unknown application", "This application is not registered here (unknown client_id). Restart the sign-in from your application so it can register again."),
+        Untrusted::RedirectNotRegistered => ("Invalid redirect URI", "The redirect_uri does not match any URI this application registered; for your safety you were not sent there."),
+        Untrusted::RedirectRequired => ("Invalid sign-in request", "redirect_uri is required: this application registered several."),
     };
-    let redirect = |code: ErrorCode, description: &str| AuthorizeFailure::Redirect {
-        target: redirect_target.clone(),
-        state: params.state.clone(),
-        code,
-        description: description.to_owned(),
-    };
-    match params.response_type.as_deref() {
-        Some("code") => {}
-        None => {
-            return Err(redirect(
-                ErrorCode::InvalidRequest,
-                "response_type is required",
-            ))
-        }
-        Some(_) => {
-            return Err(redirect(
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ))
-        }
-    }
-    if !client.metadata.response_types.iter().any(|r| r == "code") {
-        return Err(redirect(
-            ErrorCode::UnauthorizedClient,
-            "client did not register response_type code",
-        ));
-    }
-    let code_challenge = match (
-        params.code_challenge.as_deref(),
-        params.code_challenge_method.as_deref(),
-    ) {
-        (None, _) => {
-            return Err(redirect(
-                ErrorCode::InvalidRequest,
-                "PKCE is required: code_challenge is missing",
-            ))
-        }
-        (Some(_), Some("S256")) => params.code_challenge.clone().unwrap_or_default(),
-        (Some(_), None | Some("plain")) => {
-            return Err(redirect(
-                ErrorCode::InvalidRequest,
-                "code_challenge_method must be S256",
-            ))
-        }
-        (Some(_), Some(_)) => {
-            return Err(redirect(
-                ErrorCode::InvalidRequest,
-                "unsupported code_challenge_method; use S256",
-            ))
-        }
-    };
-    if !secrets::is_valid_s256_challenge(&code_challenge) {
-        return Err(redirect(
-            ErrorCode::InvalidRequest,
-            "code_challenge is not a valid S256 challenge",
-        ));
-    }
-    let audience = resource::resolve(params.resource.as_deref(), &state.settings().resources)
-        .map_err(|e| redirect(ErrorCode::InvalidTarget, &e.to_string()))?;
-    let requested_scope = params
-        .scope
-        .clone()
-        .or_else(|| client.metadata.scope.clone())
-        .unwrap_or_default();
-    let mut scopes: Vec<String> = Vec::new();
-    for scope in requested_scope.split_whitespace() {
-        if !scopes_supported.iter().any(|s| s == scope) {
-            return Err(redirect(
-                ErrorCode::InvalidScope,
-                &format!("unknown scope '{scope}'"),
-            ));
-        }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_owned());
-        }
-    }
-    let prompt: Vec<String> = params
-        .prompt
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(redirect(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined",
-        ));
-    }
-    Ok(ValidRequest {
-        client,
-        redirect_target,
-        redirect_uri_param: params.redirect_uri.clone().unwrap_or_default(),
-        state: params.state.clone(),
-        scopes,
-        audience,
-        code_challenge,
-        prompt,
-    })
+    PageError::bad_request(title, detail)
 }
 
 /// The client's redirect URI with our answer and `iss` (RFC 9207) appended.
@@ -261,130 +59,101 @@ fn redirect_response(status: StatusCode, location: &str) -> HttpResponse {
         .finish()
 }
 
-fn failure_response(failure: AuthorizeFailure, status: StatusCode, issuer: &str) -> HttpResponse {
+/// A refusal: a page before the redirect URI is trusted, a redirect to the client after.
+fn failure_response(failure: AuthorizeError, status: StatusCode, issuer: &str) -> HttpResponse {
     match failure {
-        AuthorizeFailure::Page(page) => actix_web::ResponseError::error_response(&page),
-        AuthorizeFailure::Redirect {
+        AuthorizeError::Untrusted(reason) => untrusted_page(reason).error_response(),
+        AuthorizeError::Redirect {
             target,
             state,
-            code,
-            description,
+            error,
         } => {
-            let location = client_redirect(
-                &target,
-                &[
-                    ("error", code.as_str()),
-                    ("error_description", &description),
-                ],
-                state.as_deref(),
-                issuer,
-            );
+            let description = error.to_string();
+            let answer = [
+                ("error", error.code().as_str()),
+                ("error_description", description.as_str()),
+            ];
+            let location = client_redirect(&target, &answer, state.as_deref(), issuer);
             redirect_response(status, &location)
         }
     }
 }
 
-fn parse_params(query: &str) -> Result<AuthorizeParams, PageError> {
-    serde_urlencoded::from_str(query).map_err(|_| {
-        PageError::bad_request(
-            "Invalid sign-in request",
-            "The authorization request is malformed (a parameter is repeated or not text).",
-        )
-    })
-}
-
-/// A client registered through another node a moment ago must be known here too.
-async fn sync_client(
+/// Validate the request against this node's state; a client registered through another node a
+/// moment ago is waited for. A refusal sent to the client uses `status` (302, or 303 after a
+/// form).
+async fn validate(
     app: &AppState,
     params: &AuthorizeParams,
-) -> Result<(), crate::cluster::ProposeError> {
-    match params.client_id.as_deref() {
-        Some(id) => {
-            app.cluster
-                .sync_if_missing(|s| s.client(id).is_some())
-                .await
+    status: StatusCode,
+) -> Result<ValidRequest, HttpResponse> {
+    if let Some(id) = params.client_id.as_deref() {
+        if let Err(e) = app
+            .cluster
+            .sync_if_missing(|s| s.client(id).is_some())
+            .await
+        {
+            return Err(PageError::unavailable(e.to_string()).error_response());
         }
-        None => Ok(()),
     }
+    app.cluster
+        .read(|s| authorize::validate(params, s, &app.config.scopes_supported))
+        .map_err(|failure| failure_response(failure, status, &app.config.issuer))
 }
 
 /// GET /authorize
 pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpResponse {
     let issuer = app.config.issuer.as_str();
-    let params = match parse_params(req.query_string()) {
+    let params = match authorize::parse(req.query_string()) {
         Ok(p) => p,
-        Err(page) => return actix_web::ResponseError::error_response(&page),
-    };
-    if let Err(e) = sync_client(&app, &params).await {
-        return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()));
-    }
-    let valid = match app
-        .cluster
-        .read(|s| validate(&params, s, &app.config.scopes_supported))
-    {
-        Ok(v) => v,
         Err(failure) => return failure_response(failure, StatusCode::FOUND, issuer),
     };
-    let wants = |p: &str| valid.prompt.iter().any(|x| x == p);
+    let valid = match validate(&app, &params, StatusCode::FOUND).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
     let session = match cookies::current_session(&req, &app).await {
-        Ok(session) => session.filter(|_| !wants("login")),
-        Err(e) => {
-            return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
-        }
+        Ok(session) => session.filter(|_| !valid.wants("login")),
+        Err(e) => return PageError::unavailable(e.to_string()).error_response(),
     };
-    let Some(session) = session else {
-        if wants("none") {
-            return failure_response(
-                redirect_failure(
-                    &valid,
-                    ErrorCode::LoginRequired,
-                    "the user is not signed in",
-                ),
-                StatusCode::FOUND,
-                issuer,
-            );
+    let consented = session
+        .as_ref()
+        .is_some_and(|session| app.cluster.read(|s| valid.consented(s, session)));
+    match (valid.next(session.is_some(), consented), session) {
+        (Err(failure), _) => failure_response(failure, StatusCode::FOUND, issuer),
+        (Ok(Next::IssueCode), Some(session)) => {
+            issue_code(&app, valid, session, StatusCode::FOUND).await
         }
-        let mut params = params;
-        // After the login, do not ask for it again.
-        params.prompt = params
-            .prompt
-            .map(|p| {
-                p.split_whitespace()
-                    .filter(|x| *x != "login")
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|p| !p.is_empty());
-        // With exactly one identity provider and no local accounts there is nothing to choose.
-        let target = match super::login::login_options(&app) {
-            (false, providers) if providers.len() == 1 => format!("/login/{}?", providers[0].0),
-            _ => String::from("/login?"),
-        };
-        let start = target.len();
-        let mut login = url::form_urlencoded::Serializer::for_suffix(target, start);
-        login.append_pair("return_to", &params.authorize_path());
-        return redirect_response(StatusCode::FOUND, &login.finish());
+        (Ok(Next::AskConsent), Some(session)) => {
+            consent_page(&req, &app, &params, &valid, &session)
+        }
+        // next() asks for a code or consent only for a signed-in browser.
+        (Ok(Next::SignIn), _) | (Ok(_), None) => sign_in(&app, params),
+    }
+}
+
+/// To the login page (or straight to the only identity provider), coming back here after.
+fn sign_in(app: &AppState, params: AuthorizeParams) -> HttpResponse {
+    let return_to = params.after_login().authorize_path();
+    // With exactly one identity provider and no local accounts there is nothing to choose.
+    let target = match super::login::login_options(app) {
+        (false, providers) if providers.len() == 1 => format!("/login/{}?", providers[0].0),
+        _ => String::from("/login?"),
     };
-    let consented = app.cluster.read(|s| {
-        s.consent(&session.subject, &valid.client.client_id)
-            .map(|c| valid.scopes.iter().all(|scope| c.scopes.contains(scope)))
-            .unwrap_or(false)
-    });
-    if consented && !wants("consent") {
-        return issue_code(&app, &valid, &session, StatusCode::FOUND).await;
-    }
-    if wants("none") {
-        return failure_response(
-            redirect_failure(
-                &valid,
-                ErrorCode::ConsentRequired,
-                "the user has not consented",
-            ),
-            StatusCode::FOUND,
-            issuer,
-        );
-    }
-    let (csrf, cookie) = cookies::csrf_token(&req, &app);
+    let start = target.len();
+    let mut login = url::form_urlencoded::Serializer::for_suffix(target, start);
+    login.append_pair("return_to", &return_to);
+    redirect_response(StatusCode::FOUND, &login.finish())
+}
+
+fn consent_page(
+    req: &HttpRequest,
+    app: &AppState,
+    params: &AuthorizeParams,
+    valid: &ValidRequest,
+    session: &Session,
+) -> HttpResponse {
+    let (csrf, cookie) = cookies::csrf_token(req, app);
     let redirect_host = Url::parse(&valid.redirect_target)
         .ok()
         .map(|u| match u.host_str() {
@@ -392,24 +161,24 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
             None => format!("{}:", u.scheme()),
         })
         .unwrap_or_default();
-    let client_name = valid
-        .client
+    let client = &valid.client;
+    let client_name = client
         .metadata
         .client_name
-        .clone()
-        .unwrap_or_else(|| valid.client.client_id.clone());
-    let mut pairs = params.pairs();
-    pairs.retain(|(k, _)| *k != "prompt");
+        .as_deref()
+        .unwrap_or(&client.client_id);
+    let mut hidden = params.pairs();
+    hidden.retain(|(k, _)| *k != "prompt");
     let mut response = pages::html(
         StatusCode::OK,
         &ConsentPage {
             csrf: &csrf,
-            client_name: &client_name,
+            client_name,
             username: &session.username,
             resource: &valid.audience,
             redirect_host: &redirect_host,
             scopes: valid.scopes.iter().map(String::as_str).collect(),
-            hidden: pairs,
+            hidden,
         },
     );
     if let Some(cookie) = cookie {
@@ -418,57 +187,34 @@ pub async fn authorize(req: HttpRequest, app: web::Data<AppState>) -> HttpRespon
     response
 }
 
-fn redirect_failure(valid: &ValidRequest, code: ErrorCode, description: &str) -> AuthorizeFailure {
-    AuthorizeFailure::Redirect {
-        target: valid.redirect_target.clone(),
-        state: valid.state.clone(),
-        code,
-        description: description.to_owned(),
-    }
-}
-
 /// Store a new code and send the browser back to the client with it.
 async fn issue_code(
     app: &AppState,
-    valid: &ValidRequest,
-    session: &Session,
+    valid: ValidRequest,
+    session: Session,
     status: StatusCode,
 ) -> HttpResponse {
-    let now = clock::now();
-    let code = secrets::new_secret();
-    let record = AuthCode {
-        digest: secrets::digest(&code),
-        grant: Grant {
-            client_id: valid.client.client_id.clone(),
-            subject: session.subject.clone(),
-            scope: valid.scopes.join(" "),
-            resource: valid.audience.clone(),
-            auth_time: session.created_at,
-        },
-        redirect_uri: valid.redirect_uri_param.clone(),
-        code_challenge: valid.code_challenge.clone(),
-        expires_at: now + app.config.code_ttl,
-        redeemed_into: None,
-    };
-    match app.codes.send(IssueCode(record)).await {
-        Ok(Ok(Outcome::Done)) => {
-            let location = client_redirect(
-                &valid.redirect_target,
-                &[("code", &code)],
-                valid.state.as_deref(),
-                &app.config.issuer,
-            );
+    let issuer = &app.config.issuer;
+    let (target, state) = (valid.redirect_target.clone(), valid.state.clone());
+    let now = app.clock.now();
+    let issued = app
+        .codes
+        .send(IssueCode {
+            request: valid.clone(),
+            session,
+            now,
+        })
+        .await;
+    match issued.map_err(|_| Error::Internal).and_then(|r| r) {
+        Ok(code) => {
+            let location = client_redirect(&target, &[("code", &code)], state.as_deref(), issuer);
             redirect_response(status, &location)
         }
-        Ok(Ok(Outcome::Refused(refusal))) => failure_response(
-            redirect_failure(valid, ErrorCode::InvalidRequest, &refusal.to_string()),
-            status,
-            &app.config.issuer,
-        ),
-        Ok(Err(e)) => {
-            actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
+        Err(error @ Error::CodeNotIssued(_)) => {
+            failure_response(valid.refuse(error), status, issuer)
         }
-        _ => actix_web::ResponseError::error_response(&PageError::internal()),
+        Err(Error::Unavailable(e)) => PageError::unavailable(e).error_response(),
+        Err(_) => PageError::internal().error_response(),
     }
 }
 
@@ -486,81 +232,63 @@ pub struct ConsentForm {
 /// POST /consent
 pub async fn consent(req: HttpRequest, app: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let issuer = app.config.issuer.as_str();
-    let form: ConsentForm = match serde_urlencoded::from_bytes(&body) {
-        Ok(f) => f,
-        Err(_) => {
-            return actix_web::ResponseError::error_response(&PageError::bad_request(
-                "Invalid form",
-                "The consent form was malformed.",
-            ))
-        }
+    let Ok(form) = serde_urlencoded::from_bytes::<ConsentForm>(&body) else {
+        return PageError::bad_request("Invalid form", "The consent form was malformed.")
+            .error_response();
     };
     if !cookies::csrf_ok(&req, &form.csrf) {
-        return actix_web::ResponseError::error_response(&PageError::bad_request(
+        return PageError::bad_request(
             "Form expired",
             "This form is no longer valid (the security token did not match). Start the sign-in again from your application.",
-        ));
+        )
+        .error_response();
     }
-    if let Err(e) = sync_client(&app, &form.params).await {
-        return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()));
-    }
-    let valid = match app
-        .cluster
-        .read(|s| validate(&form.params, s, &app.config.scopes_supported))
-    {
+    let valid = match validate(&app, &form.params, StatusCode::SEE_OTHER).await {
         Ok(v) => v,
-        Err(failure) => return failure_response(failure, StatusCode::SEE_OTHER, issuer),
+        Err(response) => return response,
     };
     let session = match cookies::current_session(&req, &app).await {
-        Ok(session) => session,
-        Err(e) => {
-            return actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return PageError::bad_request(
+                "Session expired",
+                "You are no longer signed in. Start the sign-in again from your application.",
+            )
+            .error_response()
         }
-    };
-    let Some(session) = session else {
-        return actix_web::ResponseError::error_response(&PageError::bad_request(
-            "Session expired",
-            "You are no longer signed in. Start the sign-in again from your application.",
-        ));
+        Err(e) => return PageError::unavailable(e.to_string()).error_response(),
     };
     match form.decision.as_str() {
         "allow" => {}
         "deny" => {
             return failure_response(
-                redirect_failure(
-                    &valid,
-                    ErrorCode::AccessDenied,
-                    "the user denied the request",
-                ),
+                valid.refuse(Error::AccessDenied),
                 StatusCode::SEE_OTHER,
                 issuer,
             )
         }
         _ => {
-            return actix_web::ResponseError::error_response(&PageError::bad_request(
-                "Invalid form",
-                "The consent form carried no decision.",
-            ))
+            return PageError::bad_request("Invalid form", "The consent form carried no decision.")
+                .error_response()
         }
     }
-    let grant = ConsentTo(Consent {
-        subject: session.subject.clone(),
-        client_id: valid.client.client_id.clone(),
-        scopes: valid.scopes.clone(),
-        granted_at: clock::now(),
-    });
-    match app.sessions.send(grant).await {
-        Ok(Ok(Outcome::Done)) => issue_code(&app, &valid, &session, StatusCode::SEE_OTHER).await,
-        Ok(Ok(other)) => {
+    let now = app.clock.now();
+    let record = RecordConsent {
+        session: session.clone(),
+        request: valid.clone(),
+        now,
+    };
+    match app.sessions.send(record).await {
+        Ok(Ok(())) => issue_code(&app, valid, session, StatusCode::SEE_OTHER).await,
+        Ok(Err(ConsentError::Refused(other))) => {
             tracing::warn!(?other, "consent refused");
-            actix_web::ResponseError::error_response(&PageError::bad_request(
+            PageError::bad_request(
                 "Consent not recorded",
                 "The application is no longer registered.",
-            ))
+            )
+            .error_response()
         }
-        Ok(Err(e)) => {
-            actix_web::ResponseError::error_response(&PageError::unavailable(e.to_string()))
-        }
-        Err(_) => actix_web::ResponseError::error_response(&PageError::internal()),
+        Ok(Err(ConsentError::Propose(e))) => PageError::unavailable(e.to_string()).error_response(),
+        Err(_) => PageError::internal().error_response(),
     }
 }

@@ -6,7 +6,7 @@ use mcpauth_state::{Digest, Session};
 
 use crate::app::AppState;
 use crate::cluster::ProposeError;
-use crate::{clock, secrets};
+use crate::secrets;
 
 pub const SESSION_COOKIE: &str = "mcpauth_session";
 pub const CSRF_COOKIE: &str = "mcpauth_csrf";
@@ -24,7 +24,7 @@ pub async fn current_session(
     app.cluster
         .sync_if_missing(|s| s.session(&digest).is_some())
         .await?;
-    let now = clock::now();
+    let now = app.clock.now();
     Ok(app.cluster.read(|s| {
         s.session(&digest)
             .filter(|session| session.expires_at > now)

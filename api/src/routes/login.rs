@@ -4,13 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::authorize::AuthorizeParams;
 use super::cookies;
 use super::upstream::checked_return_to;
 use crate::actors::{Login, LoginError, Logout};
 use crate::app::AppState;
-use crate::clock;
 use crate::error::PageError;
+use crate::oauth::authorize::AuthorizeParams;
 use crate::pages::{self, LoginPage, ProviderLink};
 
 #[derive(Debug, Deserialize)]
@@ -150,8 +149,7 @@ pub async fn login(
         username: form.username,
         password: form.password,
         replaces: cookies::session_digest(&req),
-        now: clock::now(),
-        ttl: app.config.session_ttl,
+        now: app.clock.now(),
     };
     match app.sessions.send(login).await {
         Ok(Ok(session_id)) => {

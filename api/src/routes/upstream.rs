@@ -20,11 +20,11 @@ use crate::app::AppState;
 use crate::cluster::ProposeError;
 use crate::error::PageError;
 use crate::pages::{self, DirectoryLoginPage};
+use crate::secrets;
 use crate::upstream::config::{ProviderConfig, SECRET_PURPOSE};
 use crate::upstream::oidc::Callback;
 use crate::upstream::saml::SpInfo;
 use crate::upstream::{ldap, plain_oauth, Identity, UpstreamError};
-use crate::{clock, secrets};
 
 /// How long a person may take at their provider.
 pub const UPSTREAM_LOGIN_TTL: u64 = 600;
@@ -204,7 +204,7 @@ pub async fn start(
     }
     let state = secrets::new_secret();
     let browser = secrets::new_secret();
-    let now = clock::now();
+    let now = app.clock.now();
     let redirect_uri = callback_uri(&app, &provider.id);
     let (location, request_id) = match &config {
         ProviderConfig::Oidc(oidc) => {
@@ -289,7 +289,7 @@ async fn consume(
         state_digest: secrets::digest(state),
         provider_id: provider.id.clone(),
         consumer: secrets::digest(&secrets::new_secret()),
-        now: clock::now(),
+        now: app.clock.now(),
     };
     let pending = match federate(app, consume).await? {
         Outcome::Upstream(pending) => pending,
@@ -335,7 +335,7 @@ async fn sign_in(
     return_to: &str,
     state: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    let now = clock::now();
+    let now = app.clock.now();
     let subject = identity.our_subject(&provider.id);
     let session_id = secrets::new_secret();
     let session = Session {
@@ -481,7 +481,7 @@ pub async fn saml_acs(
         .ok_or_else(|| failed("The identity provider posted no SAML response."))?;
     let expected = pending.request_id.as_deref().unwrap_or_default();
     let sp = sp_info(&app, &provider.id, saml);
-    let now = clock::now();
+    let now = app.clock.now();
     let verified = app
         .upstreams
         .saml
