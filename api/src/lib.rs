@@ -16,16 +16,15 @@ pub mod cluster;
 pub mod error;
 pub mod internal;
 pub mod pages;
-pub mod passwords;
 pub mod redirect_uri;
 pub mod resource;
 pub mod routes;
-pub mod sealer;
-pub mod secrets;
 pub mod server_config;
-pub mod signer;
-pub mod signer_cache;
+mod signing_keys;
 pub mod upstream;
+
+// The crypto crate, under the module names the routes and actors use.
+pub use mcpauth_crypto::{passwords, sealer, secrets, signer, signer_cache};
 
 pub use app::{configure, AppState};
 pub use cluster::Cluster;
