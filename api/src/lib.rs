@@ -21,10 +21,10 @@ pub mod resource;
 pub mod routes;
 pub mod server_config;
 mod signing_keys;
-pub mod upstream;
 
-// The crypto crate, under the module names the routes and actors use.
+// The crypto and federation crates, under the module names the routes and actors use.
 pub use mcpauth_crypto::{passwords, sealer, secrets, signer, signer_cache};
+pub use mcpauth_federation as upstream;
 
 pub use app::{configure, AppState};
 pub use cluster::Cluster;

@@ -16,9 +16,10 @@ use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
 use mcpauth_api::actors::{Bootstrap, ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use mcpauth_api::internal::{configure_internal, InternalState};
-use mcpauth_api::upstream::config::ProviderSpec;
-use mcpauth_api::upstream::Upstreams;
-use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
+use mcpauth_api::{AppState, Cluster, ServerConfig};
+use mcpauth_crypto::{Sealer, SignerCache};
+use mcpauth_federation::config::ProviderSpec;
+use mcpauth_federation::Upstreams;
 use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft, StateView};
 use mcpauth_state::IdentityProvider;
 
@@ -139,7 +140,7 @@ async fn run(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
-    let upstreams = Upstreams::new(settings.upstream_limits)
+    let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),

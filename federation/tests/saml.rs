@@ -1,4 +1,4 @@
-//! The SAML service provider (`mcpauth_api::upstream::saml`) against a real IdP: the pysaml2
+//! The SAML service provider (`mcpauth_federation::saml`) against a real IdP: the pysaml2
 //! fixture in `tests/idp/saml` (installed by its `install.sh`, one private IdP per test on a
 //! free loopback port, killed when the test ends). Each test logs in through the IdP's HTML
 //! form like a browser would, then hands the posted `SAMLResponse` to `SamlSp::verify`.
@@ -12,15 +12,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use mcpauth_api::upstream::config::{ProviderConfig, SamlAttributes, SamlConfig};
-use mcpauth_api::upstream::http::Outbound;
-use mcpauth_api::upstream::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
-use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
+use mcpauth_federation::config::{NameIdChoice, ProviderConfig, SamlAttributes, SamlConfig};
+use mcpauth_federation::http::Outbound;
+use mcpauth_federation::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
+use mcpauth_federation::{Identity, OutboundLimits, UpstreamError};
 use mcpauth_state::IdentityProvider;
 use mcpauth_tests::free_port;
 use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 
 const RELAY_STATE: &str = "relay-Zm9vYmFy_state";
+/// The NameIDFormat element's content, with or without a namespace prefix on the element.
+const PERSISTENT_FORMAT: &str =
+    "NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</";
+const EMAIL_FORMAT: &str = "NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</";
+const UNSPECIFIED_FORMAT: &str = "nameid-format:unspecified";
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -101,11 +106,14 @@ fn provider(config: &SamlConfig, updated_at: u64) -> IdentityProvider {
     }
 }
 
-fn sp_info() -> SpInfo {
+/// Our side, asking for `name_id_format` (`unspecified` leaves the choice to the IdP's
+/// `nameid` knob, which most tests set).
+fn sp_info(name_id_format: NameIdChoice) -> SpInfo {
     let port = free_port();
     SpInfo {
         entity_id: format!("http://127.0.0.1:{port}/saml/test/metadata"),
         acs_url: format!("http://127.0.0.1:{port}/saml/test/acs"),
+        name_id_format,
     }
 }
 
@@ -115,8 +123,12 @@ impl Fixture {
     }
 
     fn start_with(timing: MetadataTiming) -> Self {
+        Self::start_asking(NameIdChoice::Unspecified, timing)
+    }
+
+    fn start_asking(name_id_format: NameIdChoice, timing: MetadataTiming) -> Self {
         let dir = temp_dir("saml-test-idp");
-        let sp = sp_info();
+        let sp = sp_info(name_id_format);
         let sp_file = dir.join("sp-metadata.xml");
         std::fs::write(&sp_file, sp_metadata(&sp)).expect("write SP metadata");
         let idp = Idp::start(&dir, free_port(), &sp_file);
@@ -126,6 +138,7 @@ impl Fixture {
             sp_entity_id: Some(sp.entity_id.clone()),
             attributes: SamlAttributes::default(),
             clock_skew_secs: 60,
+            name_id_format: Some(name_id_format),
         };
         Fixture {
             dir,
@@ -560,9 +573,10 @@ async fn an_unreachable_idp_is_unavailable() {
         sp_entity_id: None,
         attributes: SamlAttributes::default(),
         clock_skew_secs: 60,
+        name_id_format: None,
     };
     let saml = SamlSp::new(outbound());
-    let sp = sp_info();
+    let sp = sp_info(NameIdChoice::Unspecified);
     let provider = provider(&config, 1);
     match saml
         .login_redirect(&provider, &config, &sp, RELAY_STATE)
@@ -778,6 +792,7 @@ fn sp_metadata_is_escaped() {
     let sp = SpInfo {
         entity_id: "https://auth.example.test/saml/a?b=1&c=<2>".into(),
         acs_url: "https://auth.example.test/saml/a/acs?x=\"1\"&y=2".into(),
+        name_id_format: NameIdChoice::Persistent,
     };
     let xml = sp_metadata(&sp);
     assert!(
@@ -791,14 +806,18 @@ fn sp_metadata_is_escaped() {
         xml.contains("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
         "{xml}"
     );
+    assert!(xml.contains(PERSISTENT_FORMAT), "{xml}");
+    assert!(!xml.contains(UNSPECIFIED_FORMAT), "{xml}");
     // Not URLs: written without saml-rs, escaped all the same.
     let odd = sp_metadata(&SpInfo {
         entity_id: "urn:example:<sp>".into(),
         acs_url: "not a url & more".into(),
+        name_id_format: NameIdChoice::Email,
     });
     assert!(
         odd.contains(r#"entityID="urn:example:&lt;sp&gt;""#),
         "{odd}"
     );
     assert!(odd.contains(r#"Location="not a url &amp; more""#), "{odd}");
+    assert!(odd.contains(EMAIL_FORMAT), "{odd}");
 }

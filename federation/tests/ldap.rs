@@ -1,4 +1,4 @@
-//! LDAP login (`mcpauth_api::upstream::ldap::authenticate`) against a real OpenLDAP slapd: the
+//! LDAP login (`mcpauth_federation::ldap::authenticate`) against a real OpenLDAP slapd: the
 //! fixture in `tests/idp/ldap` (installed by its `install.sh`, one private slapd per test on
 //! free loopback ports, killed when the test ends).
 
@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcpauth_api::upstream::config::LdapConfigSpec;
-use mcpauth_api::upstream::ldap::authenticate;
-use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
+use mcpauth_federation::config::LdapConfigSpec;
+use mcpauth_federation::ldap::authenticate;
+use mcpauth_federation::{Identity, OutboundLimits, UpstreamError};
 use mcpauth_tests::free_port;
 use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 use serde_json::json;
