@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use mcpauth_federation::config::{NameIdChoice, ProviderConfig, SamlAttributes, SamlConfig};
+use mcpauth_federation::config::{
+    NameIdChoice, ProviderConfig, ProviderSpec, SamlAttributes, SamlConfig,
+};
 use mcpauth_federation::http::Outbound;
 use mcpauth_federation::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
 use mcpauth_federation::{Identity, OutboundLimits, UpstreamError};
@@ -169,6 +171,18 @@ impl Fixture {
             .await
             .expect("set IdP mode");
         assert!(answer.status().is_success(), "IdP refused the mode");
+    }
+
+    /// Set some of the IdP's knobs (`mode`, `sign`, `nameid`, `alg`), leaving the others.
+    async fn set_knobs(&self, knobs: &[(&str, &str)]) {
+        let answer = self
+            .browser
+            .post(format!("{}/_test/mode", self.idp.base()))
+            .form(knobs)
+            .send()
+            .await
+            .expect("set IdP knobs");
+        assert!(answer.status().is_success(), "IdP refused the knobs");
     }
 
     /// Start a login at the IdP, as a browser following our redirect: the AuthnRequest ID and
@@ -388,6 +402,117 @@ async fn persistent_nameid_is_the_subject_and_attributes_stay() {
             groups: vec![],
         }
     );
+}
+
+/// The NameID format we ask for decides, whatever the IdP would pick on its own (its `nameid`
+/// knob answers only requests that leave the choice to it).
+#[tokio::test]
+async fn the_name_id_format_we_ask_for_is_the_one_we_get() {
+    let persistent = Fixture::start_asking(NameIdChoice::Persistent, MetadataTiming::default());
+    persistent.set_mode("normal", "assertion", "email").await;
+    let (request_id, response) = persistent.login().await;
+    let verified = persistent
+        .verify(&response, &request_id)
+        .await
+        .expect("verified");
+    assert_eq!(
+        verified.identity.subject,
+        "5b0f2c1e-7a7d-4d0e-9a51-000000000001"
+    );
+    assert_eq!(
+        verified.identity.email.as_deref(),
+        Some("alice@example.test")
+    );
+
+    let email = Fixture::start_asking(NameIdChoice::Email, MetadataTiming::default());
+    email.set_mode("normal", "assertion", "persistent").await;
+    let (request_id, response) = email.login().await;
+    let verified = email
+        .verify(&response, &request_id)
+        .await
+        .expect("verified");
+    assert_eq!(verified.identity.subject, "alice@example.test");
+}
+
+/// A new provider asks for persistent; one stored before the setting existed keeps asking
+/// for unspecified (its people's subjects must not change under them).
+#[test]
+fn new_providers_ask_for_persistent_and_old_records_keep_unspecified() {
+    let sealer = mcpauth_crypto::Sealer::new(&[1u8; 32]).expect("sealer");
+    let spec = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({
+            "id": "corp", "kind": "saml", "idp_metadata_url": "https://idp.example.test/metadata",
+        });
+        body.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        let stored = ProviderSpec::from_json(body)
+            .expect("spec")
+            .into_stored(&sealer, 1)
+            .expect("valid");
+        match ProviderConfig::of(&stored).expect("stored config") {
+            ProviderConfig::Saml(config) => (stored, config),
+            other => panic!("not SAML: {other:?}"),
+        }
+    };
+    let (stored, config) = spec(serde_json::json!({}));
+    assert_eq!(config.name_id(), NameIdChoice::Persistent);
+    assert!(stored
+        .config_json
+        .contains(r#""name_id_format":"persistent""#));
+    for (given, choice) in [
+        ("email", NameIdChoice::Email),
+        ("unspecified", NameIdChoice::Unspecified),
+        ("persistent", NameIdChoice::Persistent),
+    ] {
+        let (_, config) = spec(serde_json::json!({ "name_id_format": given }));
+        assert_eq!(config.name_id(), choice, "{given}");
+    }
+    assert!(ProviderSpec::from_json(serde_json::json!({
+        "id": "corp", "kind": "saml", "idp_metadata_url": "https://idp.example.test/metadata",
+        "name_id_format": "transient",
+    }))
+    .is_err());
+    // A record written before the setting existed.
+    let mut old = stored.clone();
+    old.config_json = old
+        .config_json
+        .replace(r#","name_id_format":"persistent""#, "");
+    assert!(
+        !old.config_json.contains("name_id_format"),
+        "{}",
+        old.config_json
+    );
+    match ProviderConfig::of(&old).expect("old record") {
+        ProviderConfig::Saml(config) => assert_eq!(config.name_id(), NameIdChoice::Unspecified),
+        other => panic!("not SAML: {other:?}"),
+    }
+}
+
+/// RSA-SHA1 is refused, and the refusal names what to configure instead.
+#[tokio::test]
+async fn a_response_signed_with_rsa_sha1_is_refused_naming_rsa_sha256() {
+    let f = Fixture::start();
+    for sign in ["assertion", "response"] {
+        f.set_knobs(&[("sign", sign), ("alg", "sha1")]).await;
+        let (request_id, response) = f.login().await;
+        let xml = String::from_utf8(BASE64.decode(&response).expect("base64")).expect("utf-8");
+        assert!(
+            xml.contains("xmldsig#rsa-sha1"),
+            "the fixture signed with SHA-1"
+        );
+        match f.verify(&response, &request_id).await {
+            Err(UpstreamError::Misconfigured(reason)) => {
+                assert!(reason.contains("RSA-SHA1"), "{sign}: {reason}");
+                assert!(reason.contains("RSA-SHA256"), "{sign}: {reason}");
+            }
+            other => panic!("{sign}: expected Misconfigured, got {other:?}"),
+        }
+    }
+    // The same IdP signing with RSA-SHA256 is accepted.
+    f.set_knobs(&[("sign", "assertion"), ("alg", "sha256")])
+        .await;
+    f.alice_verifies("RSA-SHA256 again").await;
 }
 
 #[tokio::test]

@@ -47,6 +47,14 @@ impl Rejected {
             Rejected::Ours(e) => return e,
             Rejected::Saml(e) => e,
         };
+        if (is_signature_failure(&e) || matches!(e, SamlError::AlgorithmUnsupported))
+            && signed_with_sha1(saml_response)
+        {
+            tracing::warn!(
+                "SAML response refused: signed with SHA-1; the IdP must sign with RSA-SHA256"
+            );
+            return UpstreamError::Misconfigured(SHA1_REFUSED.into());
+        }
         let invalid = |m: &str| UpstreamError::Invalid(m.to_owned());
         match e {
             SamlError::StatusNotSuccess { top, second } => {
@@ -166,6 +174,36 @@ impl Rejected {
     }
 }
 
+const SHA1_REFUSED: &str = "the response is signed with RSA-SHA1 or a SHA-1 digest, which \
+     mcpauth refuses (SHA-1 signatures can be forged). The IdP's administrator must configure \
+     it to sign with RSA-SHA256 (http://www.w3.org/2001/04/xmldsig-more#rsa-sha256) and the \
+     SHA-256 digest";
+
+/// The XML-DSig algorithm identifiers of SHA-1.
+const SHA1_ALGORITHMS: [&str; 4] = [
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+    "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+    "http://www.w3.org/2000/09/xmldsig#sha1",
+];
+
+/// Whether any signature in the response uses SHA-1 (its SignatureMethod or a DigestMethod):
+/// then the refusal says which algorithm to configure instead, and no metadata refetch (a
+/// new certificate) can help.
+pub(super) fn signed_with_sha1(saml_response: &str) -> bool {
+    fn any_sha1(node: &dom::Node) -> bool {
+        let named = matches!(node.local_name.as_str(), "SignatureMethod" | "DigestMethod");
+        (named
+            && node
+                .attr("Algorithm")
+                .is_some_and(|a| SHA1_ALGORITHMS.contains(&a.trim())))
+            || node.children.iter().any(any_sha1)
+    }
+    decode(saml_response)
+        .and_then(|xml| dom::parse_with_limits(&xml, XmlLimits::default()).ok())
+        .is_some_and(|doc| any_sha1(&doc.root))
+}
+
 /// Which side of the Conditions window failed, for the message (the response is refused
 /// either way).
 fn conditions_failure(saml_response: &str, now: UnixTime, skew: u64) -> UpstreamError {
@@ -230,6 +268,22 @@ fn status_in_words(top: &str, second: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha1_signatures_are_recognised() {
+        let b64 = |xml: &str| base64::engine::general_purpose::STANDARD.encode(xml);
+        let response = |signature: &str, digest: &str| {
+            b64(&format!(
+                r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:Signature><ds:SignedInfo><ds:SignatureMethod Algorithm="{signature}"/><ds:Reference><ds:DigestMethod Algorithm="{digest}"/></ds:Reference></ds:SignedInfo></ds:Signature></samlp:Response>"#
+            ))
+        };
+        let sha256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+        let digest256 = "http://www.w3.org/2001/04/xmlenc#sha256";
+        assert!(!signed_with_sha1(&response(sha256, digest256)));
+        assert!(signed_with_sha1(&response(SHA1_ALGORITHMS[0], digest256)));
+        assert!(signed_with_sha1(&response(sha256, SHA1_ALGORITHMS[3])));
+        assert!(!signed_with_sha1("not base64 at all"));
+    }
 
     #[test]
     fn status_words() {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::assertion::read_assertion;
 use super::metadata::{parse_idp_metadata, signing_certificates};
-use super::rejection::{is_signature_failure, Rejected};
+use super::rejection::{is_signature_failure, signed_with_sha1, Rejected};
 use super::{NameIdChoice, SpInfo, VerifiedAssertion};
 use crate::config::SamlConfig;
 use crate::http::Outbound;
@@ -182,7 +182,9 @@ impl SamlSp {
         let mut used = idp.clone();
         let session = match check(&idp) {
             Ok(session) => session,
-            Err(Rejected::Saml(e)) if is_signature_failure(&e) => {
+            Err(Rejected::Saml(e))
+                if is_signature_failure(&e) && !signed_with_sha1(saml_response) =>
+            {
                 match self
                     .refetch_after_signature_failure(provider, config, &idp)
                     .await
