@@ -3,8 +3,8 @@
 //! Certified) on Node.js, OpenLDAP slapd, and a pysaml2 SAML IdP. Each runs in the foreground,
 //! prints `READY` once it serves, and is killed when dropped.
 //!
-//! [`fixture`], [`install`], [`temp_dir`] and [`Process`] also serve the federation crate's own tests
-//! (`federation/tests/ldap.rs`, `federation/tests/saml.rs`), which start the same fixtures.
+//! [`fixture`], [`install`], [`temp_dir`], [`Process`] and [`oidc_sign_in`] also serve the
+//! federation crate's own tests (`federation/tests/`), which start the same fixtures.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
