@@ -19,18 +19,17 @@ pub mod error;
 pub mod internal;
 pub mod oauth;
 pub mod pages;
-pub mod passwords;
 pub mod redirect_uri;
 pub mod resource;
 pub mod routes;
-pub mod sealer;
-pub mod secrets;
 pub mod server_config;
-pub mod signer;
-pub mod signer_cache;
+mod signing_keys;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod upstream;
+
+// The crypto and federation crates, under the module names the routes and actors use.
+pub use mcpauth_crypto::{passwords, sealer, secrets, signer, signer_cache};
+pub use mcpauth_federation as upstream;
 
 pub use app::{configure, AppState};
 pub use cluster::Cluster;

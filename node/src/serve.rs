@@ -18,9 +18,10 @@ use mcpauth_api::actors::{Bootstrap, ConfigActor};
 use mcpauth_api::app::NodeContext;
 use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
-use mcpauth_api::upstream::config::ProviderSpec;
-use mcpauth_api::upstream::Upstreams;
-use mcpauth_api::{AppState, Cluster, Sealer, ServerConfig, SignerCache};
+use mcpauth_api::{AppState, Cluster, ServerConfig};
+use mcpauth_crypto::{Sealer, SignerCache};
+use mcpauth_federation::config::ProviderSpec;
+use mcpauth_federation::Upstreams;
 use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft, StateView};
 use mcpauth_state::IdentityProvider;
 
@@ -142,7 +143,7 @@ async fn run(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
-    let upstreams = Upstreams::new(settings.upstream_limits)
+    let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),

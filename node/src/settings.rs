@@ -103,7 +103,7 @@ pub struct Settings {
     /// `[[identity_provider]]` tables as JSON, validated when the cluster is seeded.
     pub identity_providers: Vec<serde_json::Value>,
     pub local_login: Option<bool>,
-    pub upstream_limits: mcpauth_api::upstream::OutboundLimits,
+    pub upstream_limits: mcpauth_federation::OutboundLimits,
 }
 
 impl Settings {
@@ -304,9 +304,9 @@ pub fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
     })
 }
 
-fn upstream_limits(u: UpstreamSettings) -> mcpauth_api::upstream::OutboundLimits {
-    let default = mcpauth_api::upstream::OutboundLimits::default();
-    mcpauth_api::upstream::OutboundLimits {
+fn upstream_limits(u: UpstreamSettings) -> mcpauth_federation::OutboundLimits {
+    let default = mcpauth_federation::OutboundLimits::default();
+    mcpauth_federation::OutboundLimits {
         connect_timeout: u
             .connect_timeout_ms
             .map(std::time::Duration::from_millis)

@@ -1,8 +1,8 @@
 //! Every `[[identity_provider]]` configuration the README offers for copy-paste must be one
 //! mcpauth accepts: each TOML block is read as the config file would be and validated.
 
-use mcpauth_api::upstream::config::ProviderSpec;
-use mcpauth_api::Sealer;
+use mcpauth_crypto::Sealer;
+use mcpauth_federation::config::ProviderSpec;
 
 fn readme_provider_blocks() -> Vec<String> {
     let readme = include_str!("../../README.md");

@@ -3,8 +3,8 @@
 //! Certified) on Node.js, OpenLDAP slapd, and a pysaml2 SAML IdP. Each runs in the foreground,
 //! prints `READY` once it serves, and is killed when dropped.
 //!
-//! [`fixture`], [`install`], [`temp_dir`] and [`Process`] also serve the api crate's own tests
-//! (`api/tests/ldap.rs`, `api/tests/saml.rs`), which start the same fixtures.
+//! [`fixture`], [`install`], [`temp_dir`], [`Process`] and [`oidc_sign_in`] also serve the
+//! federation crate's own tests (`federation/tests/`), which start the same fixtures.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::free_port;
+use crate::{free_port, location, Browser, Form};
 
 /// The folder of a fixture, `tests/idp/{kind}` (`oidc`, `ldap`, `saml`).
 pub fn fixture(kind: &str) -> PathBuf {
@@ -144,11 +144,57 @@ impl Idp {
 
 /// oidc-provider with the fixture's clients, answering to `redirect_uris`.
 pub fn oidc_provider(redirect_uris: &[String]) -> Idp {
+    oidc_provider_with(redirect_uris, &[])
+}
+
+/// oidc-provider with the fixture's clients, answering to `redirect_uris`, started with more
+/// arguments (`--id-token-claims conform`, ...).
+pub fn oidc_provider_with(redirect_uris: &[String], extra: &[&str]) -> Idp {
     let mut args = Vec::new();
     for uri in redirect_uris {
         args.extend(["--redirect-uri", uri.as_str()]);
     }
+    args.extend_from_slice(extra);
     Idp::spawn("oidc", free_port(), &args)
+}
+
+/// Sign in at the OpenID provider's own pages (login form, then consent "allow"), starting
+/// from its authorization URL; answers the redirect back to us (the callback URL).
+pub async fn oidc_sign_in(
+    browser: &Browser,
+    authorization_url: &str,
+    user: &str,
+    password: &str,
+) -> String {
+    let mut response = browser.get(authorization_url).await;
+    let mut logged_in = false;
+    for _ in 0..10 {
+        let status = response.status().as_u16();
+        if status == 303 || status == 302 {
+            let next = location(&response);
+            if next.contains("/login/") && next.contains("/callback") {
+                return next;
+            }
+            let next = url::Url::parse(authorization_url)
+                .expect("url")
+                .join(&next)
+                .expect("join")
+                .to_string();
+            response = browser.get(&next).await;
+            continue;
+        }
+        assert_eq!(status, 200, "unexpected answer from the provider");
+        let html = response.text().await.expect("html");
+        let form = Form::parse(&html);
+        let fields = if !logged_in {
+            logged_in = true;
+            form.with_credentials(user, password)
+        } else {
+            form.with(&[("decision", "allow")])
+        };
+        response = browser.post_form(&form.action, &fields).await;
+    }
+    panic!("the upstream login did not come back");
 }
 
 /// Switch a test knob of the OIDC provider (`normal`, `bad_signature`, `rotate`, `down`...).

@@ -453,6 +453,11 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
         metadata.contains(&format!("{issuer}/saml/corp/acs")),
         "{metadata}"
     );
+    // A new provider advertises (and asks for) persistent NameIDs.
+    assert!(
+        metadata.contains("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+        "{metadata}"
+    );
 
     // Alice starts on node 1; the IdP's post reaches node 3; tokens are redeemed on node 2.
     let flow = new_flow(&n1).await;
@@ -465,7 +470,8 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     let back = browser.get(&n3.url(&return_to)).await;
     let code = consent_and_code(&browser, &n3, back).await;
     let claims = claims_of(&n2, &flow, &code).await;
-    assert_eq!(claims["sub"], "corp:alice@example.test");
+    // The subject is the persistent NameID we asked for (the IdP would pick email otherwise).
+    assert_eq!(claims["sub"], "corp:5b0f2c1e-7a7d-4d0e-9a51-000000000001");
     assert_eq!(claims["email"], "alice@example.test");
     assert_eq!(claims["name"], "Alice Liddell");
     let mut groups: Vec<String> = serde_json::from_value(claims["groups"].clone()).expect("groups");
@@ -531,8 +537,18 @@ async fn a_person_signs_in_through_a_saml_idp_and_bad_assertions_are_refused() {
     }
     set_saml_mode(&saml, "normal").await;
 
-    // Only the Response signed (not the assertion), and a persistent NameID: accepted, and
-    // the subject is the NameID.
+    // Signed with RSA-SHA1: refused, and the page tells the administrator what to configure.
+    set_saml_knobs(&saml, json!({"alg": "sha1"})).await;
+    let (flow, browser, response) = saml_login(&issuer, &n2, &n1, &saml, ("alice", "login")).await;
+    let html = refused(response, 502, "RSA-SHA1").await;
+    assert!(html.contains("Sign-in failed"), "{html}");
+    assert!(html.contains("RSA-SHA1"), "{html}");
+    assert!(html.contains("RSA-SHA256"), "{html}");
+    assert_signed_out(&browser, &flow.authorize).await;
+    set_saml_knobs(&saml, json!({"alg": "sha256"})).await;
+
+    // Only the Response signed (not the assertion): accepted, and the subject is the
+    // persistent NameID.
     set_saml_knobs(&saml, json!({"sign": "response", "nameid": "persistent"})).await;
     let (flow, browser, response) = saml_login(&issuer, &n2, &n1, &saml, ("bob", "login")).await;
     assert_eq!(

@@ -12,45 +12,6 @@ use mcpauth_tests::{http, location, query_of, Browser, Form, Target};
 use reqwest::Method;
 use serde_json::json;
 
-/// Sign in at the upstream provider's own pages (login form, then consent "allow"), starting
-/// from its authorization URL; answers the redirect back to us (the callback URL).
-async fn upstream_login(
-    browser: &Browser,
-    authorization_url: &str,
-    user: &str,
-    password: &str,
-) -> String {
-    let mut response = browser.get(authorization_url).await;
-    let mut logged_in = false;
-    for _ in 0..10 {
-        let status = response.status().as_u16();
-        if status == 303 || status == 302 {
-            let next = location(&response);
-            if next.contains("/login/") && next.contains("/callback") {
-                return next;
-            }
-            let next = url::Url::parse(authorization_url)
-                .expect("url")
-                .join(&next)
-                .expect("join")
-                .to_string();
-            response = browser.get(&next).await;
-            continue;
-        }
-        assert_eq!(status, 200, "unexpected answer from the provider");
-        let html = response.text().await.expect("html");
-        let form = Form::parse(&html);
-        let fields = if !logged_in {
-            logged_in = true;
-            form.with_credentials(user, password)
-        } else {
-            form.with(&[("decision", "allow")])
-        };
-        response = browser.post_form(&form.action, &fields).await;
-    }
-    panic!("the upstream login did not come back");
-}
-
 /// From our login page, follow the provider's button: answers the provider's authorization URL.
 async fn choose_provider(
     browser: &Browser,
@@ -119,7 +80,7 @@ async fn a_person_signs_in_through_the_organisations_oidc_provider_across_nodes(
     let query = query_of(&authorization_url);
     assert_eq!(query["code_challenge_method"], "S256");
     assert!(query.contains_key("nonce") && query.contains_key("state"));
-    let callback = upstream_login(&browser, &authorization_url, "alice", "alice-password").await;
+    let callback = idp::oidc_sign_in(&browser, &authorization_url, "alice", "alice-password").await;
 
     // ...and the provider's callback reaches node 3.
     let on_n3 = on_node(&callback, &issuer, &n3);
@@ -204,7 +165,7 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
     .await;
     idp::set_oidc_mode(&upstream, "bad_signature").await;
     let (_, browser, url) = started(&n1, "sso2").await;
-    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "bob", "bob-password").await;
     let (status, html) = page(&browser, &callback).await;
     assert_eq!(status, 400);
     assert!(html.contains("signature"), "{html}");
@@ -215,7 +176,7 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     idp::set_oidc_mode(&upstream, "rotate").await;
     let (_, browser, url) = started(&n1, "sso").await;
-    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "bob", "bob-password").await;
     back_from(&browser, &callback).await;
 
     // An ID token for another audience, and one with another nonce.
@@ -226,7 +187,7 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
     ] {
         idp::set_oidc_mode(&upstream, mode).await;
         let (_, browser, url) = started(&n1, "sso").await;
-        let callback = upstream_login(&browser, &url, "carol", "carol-password").await;
+        let callback = idp::oidc_sign_in(&browser, &url, "carol", "carol-password").await;
         let (status, html) = page(&browser, &callback).await;
         assert_eq!(status, 400, "{mode}");
         assert!(html.contains(words), "{mode}: {html}");
@@ -235,7 +196,7 @@ async fn failed_upstream_logins_end_on_an_error_page_and_issue_nothing() {
 
     // A callback from another browser (login CSRF) is refused.
     let (_, browser, url) = started(&n1, "sso").await;
-    let callback = upstream_login(&browser, &url, "carol", "carol-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "carol", "carol-password").await;
     let (status, html) = page(&Browser::new(), &callback).await;
     assert_eq!(status, 400);
     assert!(html.contains("another browser"), "{html}");
@@ -331,7 +292,7 @@ async fn a_plain_oauth2_provider_signs_in_through_its_user_api() {
     let query = query_of(&url);
     assert_eq!(query["code_challenge_method"], "S256");
     assert!(!query.contains_key("nonce"));
-    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "bob", "bob-password").await;
     let back = back_from(&browser, &callback).await;
     let code = consent_and_code(&browser, &n1, back).await;
     let claims = claims_of(&n1, &flow, &code).await;
@@ -344,7 +305,7 @@ async fn a_plain_oauth2_provider_signs_in_through_its_user_api() {
     wrong["client_secret"] = json!("not-the-secret");
     admin_put(&cluster, 1, "/admin/identity-providers/plain", &wrong).await;
     let (_, browser, url) = started(&n1, "plain").await;
-    let callback = upstream_login(&browser, &url, "bob", "bob-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "bob", "bob-password").await;
     let (status, html) = page(&browser, &callback).await;
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("Sign-in failed"), "{html}");
@@ -361,7 +322,7 @@ async fn es256_id_tokens_are_accepted_when_the_provider_publishes_es256() {
     config["client_id"] = json!("mcpauth-es256");
     admin_put(&cluster, 1, "/admin/identity-providers/ec", &config).await;
     let (flow, browser, url) = started(&n1, "ec").await;
-    let callback = upstream_login(&browser, &url, "carol", "carol-password").await;
+    let callback = idp::oidc_sign_in(&browser, &url, "carol", "carol-password").await;
     let back = back_from(&browser, &callback).await;
     let code = consent_and_code(&browser, &n1, back).await;
     let claims = claims_of(&n1, &flow, &code).await;
@@ -387,8 +348,8 @@ async fn two_sign_ins_started_in_parallel_tabs_both_complete() {
     let second = new_flow(&n1).await;
     let first_url = choose_provider(&browser, &n1, &first.authorize, "sso").await;
     let second_url = choose_provider(&browser, &n1, &second.authorize, "sso").await;
-    let first_callback = upstream_login(&browser, &first_url, "alice", "alice-password").await;
-    let second_callback = upstream_login(&browser, &second_url, "alice", "alice-password").await;
+    let first_callback = idp::oidc_sign_in(&browser, &first_url, "alice", "alice-password").await;
+    let second_callback = idp::oidc_sign_in(&browser, &second_url, "alice", "alice-password").await;
     for (flow, callback) in [(&second, second_callback), (&first, first_callback)] {
         let back = back_from(&browser, &callback).await;
         let code = consent_and_code(&browser, &n1, back).await;

@@ -1,4 +1,6 @@
-//! The browser routes of federated login (see [`crate::upstream`] for the whole flow).
+//! The browser routes of federated login (see [`crate::upstream`] for the whole flow). They
+//! keep HTTP, cookies and the replicated steps; what the upstream protocol decides is asked of
+//! [`crate::upstream::Upstreams`] (begin a login, finish it, password login).
 //!
 //! The upstream `state` (SAML: RelayState) is random, single-use (consumed in apply()), bound
 //! to the pending authorization (`return_to`) and to the browser that started it (a cookie
@@ -8,9 +10,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcpauth_state::{
-    Command, IdentityProvider, Outcome, PendingUpstream, Profile, Refusal, Session,
-};
+use mcpauth_state::{Command, Outcome, PendingUpstream, Profile, Refusal, Session};
 use serde::Deserialize;
 
 use super::cookies;
@@ -21,10 +21,7 @@ use crate::cluster::ProposeError;
 use crate::error::PageError;
 use crate::pages::{self, DirectoryLoginPage};
 use crate::secrets;
-use crate::upstream::config::{ProviderConfig, SECRET_PURPOSE};
-use crate::upstream::oidc::Callback;
-use crate::upstream::saml::SpInfo;
-use crate::upstream::{ldap, plain_oauth, Identity, UpstreamError};
+use crate::upstream::{Answer, Begin, Identity, Upstream, UpstreamError};
 
 /// How long a person may take at their provider.
 pub const UPSTREAM_LOGIN_TTL: u64 = 600;
@@ -69,8 +66,8 @@ fn failed(detail: impl Into<String>) -> PageError {
     }
 }
 
-fn upstream_failed(provider: &IdentityProvider, e: &UpstreamError) -> PageError {
-    tracing::info!(provider = %provider.id, error = %e, "upstream login failed");
+fn upstream_failed(provider: &Upstream, e: &UpstreamError) -> PageError {
+    tracing::info!(provider = %provider.id(), error = %e, "upstream login failed");
     let status = match e {
         UpstreamError::Unavailable(_) => StatusCode::BAD_GATEWAY,
         UpstreamError::Misconfigured(_) => StatusCode::BAD_GATEWAY,
@@ -81,7 +78,7 @@ fn upstream_failed(provider: &IdentityProvider, e: &UpstreamError) -> PageError 
         title: "Sign-in failed".into(),
         detail: format!(
             "Signing in with {} did not succeed: {e}. Nothing was issued; start again from your application.",
-            provider.display_name
+            provider.display_name()
         ),
     }
 }
@@ -107,10 +104,7 @@ fn unexpected(step: &'static str, outcome: Outcome) -> PageError {
 }
 
 /// An enabled provider of this name, from the replicated state.
-fn provider_named(
-    app: &AppState,
-    id: &str,
-) -> Result<(IdentityProvider, ProviderConfig), PageError> {
+fn provider_named(app: &AppState, id: &str) -> Result<Upstream, PageError> {
     let provider = app
         .cluster
         .read(|s| s.federation().provider(id).cloned())
@@ -121,43 +115,11 @@ fn provider_named(
                 "This sign-in method does not exist or is switched off.",
             )
         })?;
-    let config = ProviderConfig::of(&provider).map_err(|e| {
-        tracing::error!(provider = %provider.id, error = %e, "stored provider unreadable");
+    let id = provider.id.clone();
+    Upstream::of(provider).map_err(|e| {
+        tracing::error!(provider = %id, error = %e, "stored provider unreadable");
         PageError::internal()
-    })?;
-    Ok((provider, config))
-}
-
-fn provider_secret(
-    app: &AppState,
-    provider: &IdentityProvider,
-) -> Result<Option<String>, PageError> {
-    match &provider.sealed_secret {
-        None => Ok(None),
-        Some(sealed) => {
-            let bytes = app.sealer.unseal(SECRET_PURPOSE, sealed).map_err(|e| {
-                tracing::error!(provider = %provider.id, error = %e, "provider secret cannot be unsealed");
-                PageError::internal()
-            })?;
-            String::from_utf8(bytes)
-                .map(Some)
-                .map_err(|_| PageError::internal())
-        }
-    }
-}
-
-fn callback_uri(app: &AppState, provider: &str) -> String {
-    format!("{}/login/{provider}/callback", app.config.issuer)
-}
-
-fn sp_info(app: &AppState, provider: &str, config: &crate::upstream::config::SamlConfig) -> SpInfo {
-    SpInfo {
-        entity_id: config
-            .sp_entity_id
-            .clone()
-            .unwrap_or_else(|| format!("{}/saml/{provider}/metadata", app.config.issuer)),
-        acs_url: format!("{}/saml/{provider}/acs", app.config.issuer),
-    }
+    })
 }
 
 fn binding_cookie(app: &AppState, name: String, value: String) -> Cookie<'static> {
@@ -192,61 +154,28 @@ pub async fn start(
     query: web::Query<StartQuery>,
 ) -> Result<HttpResponse, PageError> {
     let return_to = checked_return_to(query.return_to.as_deref())?.to_owned();
-    let (provider, config) = provider_named(&app, &path)?;
-    if let ProviderConfig::Ldap(_) = config {
-        return Ok(directory_page(
-            &req,
-            &app,
-            &provider,
-            &return_to,
-            query.error.as_deref(),
-        ));
-    }
-    let state = secrets::new_secret();
+    let provider = provider_named(&app, &path)?;
+    let (location, state, request_id) = match app.upstreams.begin_login(&provider).await {
+        Ok(Begin::Redirect {
+            location,
+            state,
+            request_id,
+        }) => (location, state, request_id),
+        Ok(Begin::PasswordForm) => {
+            return Ok(directory_page(
+                &req,
+                &app,
+                &provider,
+                &return_to,
+                query.error.as_deref(),
+            ))
+        }
+        Err(e) => return Err(upstream_failed(&provider, &e)),
+    };
     let browser = secrets::new_secret();
     let now = app.clock.now();
-    let redirect_uri = callback_uri(&app, &provider.id);
-    let (location, request_id) = match &config {
-        ProviderConfig::Oidc(oidc) => {
-            let url = app
-                .upstreams
-                .oidc
-                .authorization_url(
-                    &provider,
-                    oidc,
-                    &redirect_uri,
-                    &state,
-                    &app.sealer.derive("upstream-pkce", &state),
-                    &app.sealer.derive("upstream-nonce", &state),
-                )
-                .await
-                .map_err(|e| upstream_failed(&provider, &e))?;
-            (url, None)
-        }
-        ProviderConfig::Oauth2(oauth) => {
-            let url = plain_oauth::authorization_url(
-                oauth,
-                &redirect_uri,
-                &state,
-                &app.sealer.derive("upstream-pkce", &state),
-            )
-            .map_err(|e| upstream_failed(&provider, &e))?;
-            (url, None)
-        }
-        ProviderConfig::Saml(saml) => {
-            let sp = sp_info(&app, &provider.id, saml);
-            let (url, id) = app
-                .upstreams
-                .saml
-                .login_redirect(&provider, saml, &sp, &state)
-                .await
-                .map_err(|e| upstream_failed(&provider, &e))?;
-            (url, Some(id))
-        }
-        ProviderConfig::Ldap(_) => return Err(PageError::internal()),
-    };
     let pending = PendingUpstream {
-        provider_id: provider.id.clone(),
+        provider_id: provider.id().to_owned(),
         return_to,
         browser_digest: secrets::digest(&browser),
         request_id,
@@ -277,7 +206,7 @@ pub async fn start(
 async fn consume(
     req: &HttpRequest,
     app: &AppState,
-    provider: &IdentityProvider,
+    provider: &Upstream,
     state: Option<&str>,
 ) -> Result<PendingUpstream, PageError> {
     let state = state
@@ -287,14 +216,14 @@ async fn consume(
         })?;
     let consume = Command::ConsumeUpstreamState {
         state_digest: secrets::digest(state),
-        provider_id: provider.id.clone(),
+        provider_id: provider.id().to_owned(),
         consumer: secrets::digest(&secrets::new_secret()),
         now: app.clock.now(),
     };
     let pending = match federate(app, consume).await? {
         Outcome::Upstream(pending) => pending,
         Outcome::Refused(refusal) => {
-            tracing::info!(provider = %provider.id, %refusal, "upstream callback refused");
+            tracing::info!(provider = %provider.id(), %refusal, "upstream callback refused");
             let detail = match refusal {
                 Refusal::UpstreamStateExpired => "The sign-in took more than 10 minutes.",
                 Refusal::UpstreamStateUsed => "This sign-in was already completed.",
@@ -315,7 +244,7 @@ async fn consume(
         .unwrap_or(false);
     if !from_this_browser {
         tracing::warn!(
-            provider = %provider.id,
+            provider = %provider.id(),
             cookie_present = req.cookie(&binding_cookie_name(state)).is_some(),
             "upstream callback from another browser"
         );
@@ -330,13 +259,13 @@ async fn consume(
 async fn sign_in(
     req: &HttpRequest,
     app: &AppState,
-    provider: &IdentityProvider,
+    provider: &Upstream,
     identity: Identity,
     return_to: &str,
     state: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
     let now = app.clock.now();
-    let subject = identity.our_subject(&provider.id);
+    let subject = identity.our_subject(provider.id());
     let session_id = secrets::new_secret();
     let session = Session {
         id_digest: secrets::digest(&session_id),
@@ -347,7 +276,7 @@ async fn sign_in(
     };
     let profile = Profile {
         subject,
-        provider_id: provider.id.clone(),
+        provider_id: provider.id().to_owned(),
         email: identity.email,
         name: identity.name,
         groups: identity.groups,
@@ -362,7 +291,7 @@ async fn sign_in(
         Outcome::Done => {}
         other => return Err(unexpected("create federated session", other)),
     }
-    tracing::info!(provider = %provider.id, "federated sign-in");
+    tracing::info!(provider = %provider.id(), "federated sign-in");
     let mut response = redirect(return_to);
     let _ = response.add_cookie(&cookies::session_cookie(app, session_id));
     if let Some(state) = state {
@@ -389,65 +318,25 @@ pub async fn callback(
     path: web::Path<String>,
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (provider, config) = provider_named(&app, &path)?;
+    let provider = provider_named(&app, &path)?;
     let pending = consume(&req, &app, &provider, query.state.as_deref()).await?;
-    if let Some(error) = &query.error {
-        let e = match error.as_str() {
-            "access_denied" => UpstreamError::Denied("you or the provider declined".into()),
-            other => UpstreamError::Denied(format!(
-                "{other}{}",
-                query
-                    .error_description
-                    .as_deref()
-                    .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
-                    .unwrap_or_default()
-            )),
-        };
-        return Err(upstream_failed(&provider, &e));
-    }
-    let code = query
-        .code
-        .as_deref()
-        .filter(|c| !c.is_empty() && c.len() <= 2048)
-        .ok_or_else(|| failed("The identity provider sent you back without a code."))?;
-    let secret = provider_secret(&app, &provider)?;
-    let state = query.state.as_deref().unwrap_or_default();
-    let verifier = app.sealer.derive("upstream-pkce", state);
-    let callback = Callback {
-        code,
-        redirect_uri: &callback_uri(&app, &provider.id),
-        pkce_verifier: &verifier,
-        nonce: &app.sealer.derive("upstream-nonce", state),
+    let answer = Answer::Redirect {
+        state: query.state.as_deref().unwrap_or_default(),
+        code: query.code.as_deref(),
+        error: query.error.as_deref(),
+        error_description: query.error_description.as_deref(),
+        iss: query.iss.as_deref(),
     };
-    let identity = match &config {
-        ProviderConfig::Oidc(oidc) => {
-            // RFC 9207: a provider that names itself must be the one we sent the person to.
-            if let Some(iss) = &query.iss {
-                if iss.trim_end_matches('/') != oidc.issuer.trim_end_matches('/')
-                    && !oidc.issuer_is_template
-                {
-                    return Err(upstream_failed(
-                        &provider,
-                        &UpstreamError::Invalid("the answer names another issuer (iss)".into()),
-                    ));
-                }
-            }
-            app.upstreams
-                .oidc
-                .finish(&provider, oidc, secret.as_deref(), callback)
-                .await
-        }
-        ProviderConfig::Oauth2(oauth) => {
-            plain_oauth::finish(&app.upstreams.outbound, oauth, secret.as_deref(), callback).await
-        }
-        _ => return Err(failed("This sign-in method does not use this callback.")),
-    }
-    .map_err(|e| upstream_failed(&provider, &e))?;
+    let finished = app
+        .upstreams
+        .finish_login(&provider, answer)
+        .await
+        .map_err(|e| upstream_failed(&provider, &e))?;
     sign_in(
         &req,
         &app,
         &provider,
-        identity,
+        finished.identity,
         &pending.return_to,
         query.state.as_deref(),
     )
@@ -469,29 +358,29 @@ pub async fn saml_acs(
     path: web::Path<String>,
     form: web::Form<SamlPost>,
 ) -> Result<HttpResponse, PageError> {
-    let (provider, config) = provider_named(&app, &path)?;
-    let ProviderConfig::Saml(saml) = &config else {
+    let provider = provider_named(&app, &path)?;
+    if provider.config.kind() != "saml" {
         return Err(failed("This sign-in method does not use SAML."));
-    };
+    }
     let pending = consume(&req, &app, &provider, form.relay_state.as_deref()).await?;
-    let response = form
-        .saml_response
-        .as_deref()
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| failed("The identity provider posted no SAML response."))?;
-    let expected = pending.request_id.as_deref().unwrap_or_default();
-    let sp = sp_info(&app, &provider.id, saml);
     let now = app.clock.now();
-    let verified = app
+    let answer = Answer::SamlPost {
+        response: form.saml_response.as_deref(),
+        expected_request_id: pending.request_id.as_deref().unwrap_or_default(),
+        now,
+    };
+    let finished = app
         .upstreams
-        .saml
-        .verify(&provider, saml, &sp, response, expected, now)
+        .finish_login(&provider, answer)
         .await
         .map_err(|e| upstream_failed(&provider, &e))?;
+    let Some(assertion) = finished.assertion else {
+        return Err(PageError::internal());
+    };
     let record = Command::RecordAssertion {
-        provider_id: provider.id.clone(),
-        assertion_id: verified.assertion_id.clone(),
-        expires_at: verified.expires_at,
+        provider_id: provider.id().to_owned(),
+        assertion_id: assertion.id,
+        expires_at: assertion.expires_at,
         consumer: secrets::digest(&secrets::new_secret()),
         now,
     };
@@ -509,7 +398,7 @@ pub async fn saml_acs(
         &req,
         &app,
         &provider,
-        verified.identity,
+        finished.identity,
         &pending.return_to,
         form.relay_state.as_deref(),
     )
@@ -521,14 +410,13 @@ pub async fn saml_metadata(
     app: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let (provider, config) = provider_named(&app, &path)?;
-    let ProviderConfig::Saml(saml) = &config else {
-        return Err(PageError::bad_request(
+    let provider = provider_named(&app, &path)?;
+    let metadata = app.upstreams.sp_metadata(&provider).ok_or_else(|| {
+        PageError::bad_request(
             "Not a SAML provider",
             "This sign-in method does not use SAML.",
-        ));
-    };
-    let metadata = crate::upstream::saml::sp_metadata(&sp_info(&app, &provider.id, saml));
+        )
+    })?;
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
         .body(metadata))
@@ -537,7 +425,7 @@ pub async fn saml_metadata(
 fn directory_page(
     req: &HttpRequest,
     app: &AppState,
-    provider: &IdentityProvider,
+    provider: &Upstream,
     return_to: &str,
     error: Option<&str>,
 ) -> HttpResponse {
@@ -548,8 +436,8 @@ fn directory_page(
         &DirectoryLoginPage {
             csrf: &csrf,
             return_to,
-            provider_id: &provider.id,
-            provider_name: &provider.display_name,
+            provider_id: provider.id(),
+            provider_name: provider.display_name(),
             error,
         },
     );
@@ -572,28 +460,22 @@ pub async fn directory_login(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let return_to = checked_return_to(form.return_to.as_deref())?.to_owned();
-    let (provider, config) = provider_named(&app, &path)?;
-    let ProviderConfig::Ldap(ldap_config) = &config else {
+    let provider = provider_named(&app, &path)?;
+    if !provider.takes_password() {
         return Err(failed("This sign-in method has no password form."));
-    };
-    if !cookies::csrf_ok(&req, &form.csrf) {
-        return Ok(back_to_directory(&provider.id, &return_to, "csrf"));
     }
-    let secret = provider_secret(&app, &provider)?;
-    let limits = app.upstreams.outbound.limits();
-    match ldap::authenticate(
-        ldap_config,
-        secret.as_deref(),
-        &form.username,
-        &form.password,
-        limits,
-    )
-    .await
-    {
+    if !cookies::csrf_ok(&req, &form.csrf) {
+        return Ok(back_to_directory(provider.id(), &return_to, "csrf"));
+    }
+    let login = app
+        .upstreams
+        .password_login(&provider, &form.username, &form.password)
+        .await;
+    match login {
         Ok(identity) => sign_in(&req, &app, &provider, identity, &return_to, None).await,
         Err(UpstreamError::BadCredentials) => {
-            tracing::info!(provider = %provider.id, "directory login refused: invalid credentials");
-            Ok(back_to_directory(&provider.id, &return_to, "invalid"))
+            tracing::info!(provider = %provider.id(), "directory login refused: invalid credentials");
+            Ok(back_to_directory(provider.id(), &return_to, "invalid"))
         }
         Err(e) => Err(upstream_failed(&provider, &e)),
     }

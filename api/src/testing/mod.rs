@@ -123,7 +123,8 @@ impl TestNode {
         bootstrap(&config_actor, &options).await?;
         let node = NodeContext {
             signer: SignerCache::new(sealer.clone()),
-            upstreams: Upstreams::new(OutboundLimits::default()).map_err(setup("upstreams"))?,
+            upstreams: Upstreams::new(OutboundLimits::default(), sealer.clone(), ISSUER)
+                .map_err(setup("upstreams"))?,
             sealer,
             cluster: cluster.clone(),
             config,

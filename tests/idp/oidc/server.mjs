@@ -6,7 +6,7 @@
 // See README.md for the contract. Started through ./run, which picks the pinned Node.
 //
 // Usage: server.mjs --port P [--clients FILE] [--accounts FILE] [--dir DIR]
-//                   [--redirect-uri URI]... [--alg RS256|ES256]
+//                   [--redirect-uri URI]... [--alg RS256|ES256] [--id-token-claims all|conform]
 // Prints one line "READY" on stdout once it serves; everything else goes to stderr.
 // Exit status: 0 on SIGTERM/SIGINT, 2 on a usage or configuration error, 3 when the port is
 // taken, 1 otherwise.
@@ -43,8 +43,9 @@ function parseArgs(argv) {
     dir: undefined,
     redirectUris: [],
     alg: 'RS256',
+    idTokenClaims: 'all',
   };
-  const takes = new Set(['--port', '--clients', '--accounts', '--dir', '--redirect-uri', '--alg']);
+  const takes = new Set(['--port', '--clients', '--accounts', '--dir', '--redirect-uri', '--alg', '--id-token-claims']);
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
     let value;
@@ -55,7 +56,7 @@ function parseArgs(argv) {
     }
     if (arg === '-h' || arg === '--help') {
       process.stdout.write('usage: run --port P [--clients FILE] [--accounts FILE] [--dir DIR] '
-        + '[--redirect-uri URI]... [--alg RS256|ES256]\n');
+        + '[--redirect-uri URI]... [--alg RS256|ES256] [--id-token-claims all|conform]\n');
       process.exit(0);
     }
     if (!takes.has(arg)) fail(`unknown argument ${arg}`);
@@ -71,6 +72,7 @@ function parseArgs(argv) {
       case '--dir': opts.dir = value; break;
       case '--redirect-uri': opts.redirectUris.push(value); break;
       case '--alg': opts.alg = value; break;
+      case '--id-token-claims': opts.idTokenClaims = value; break;
       default: break;
     }
   }
@@ -80,6 +82,9 @@ function parseArgs(argv) {
   }
   opts.port = Number(opts.port);
   if (!['RS256', 'ES256'].includes(opts.alg)) fail(`--alg must be RS256 or ES256, not ${opts.alg}`);
+  if (!['all', 'conform'].includes(opts.idTokenClaims)) {
+    fail(`--id-token-claims must be all or conform, not ${opts.idTokenClaims}`);
+  }
   return opts;
 }
 
@@ -192,7 +197,7 @@ function decoyFor(jwk) {
 const TAMPER_MODES = new Set([
   'id_token_wrong_nonce', 'id_token_wrong_aud', 'id_token_wrong_iss', 'id_token_expired', 'id_token_alg_none',
 ]);
-const MODES = new Set(['normal', 'bad_signature', 'down', ...TAMPER_MODES]);
+const MODES = new Set(['normal', 'bad_signature', 'down', 'userinfo_wrong_sub', ...TAMPER_MODES]);
 let mode = 'normal';
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
@@ -351,8 +356,11 @@ function providerConfig() {
       profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       groups: ['groups'],
     },
-    // the scope-requested claims go in the ID token too, not only to userinfo
-    conformIdTokenClaims: false,
+    // `all`: the scope-requested claims go in the ID token too, not only to userinfo.
+    // `conform` (oidc-provider's own default, OpenID Connect Core §5.4): when an access token
+    // is issued, which is always here, the ID token carries only `sub` and the profile
+    // claims come from userinfo alone.
+    conformIdTokenClaims: opts.idTokenClaims === 'conform',
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -478,6 +486,16 @@ async function tamperTokenResponse(ctx, next) {
   }
 }
 
+// userinfo about someone else (test mode userinfo_wrong_sub): the JSON answer's `sub` is
+// another account's, as a confused or hostile provider would send; the RP must refuse it
+async function tamperUserinfo(ctx, next) {
+  await next();
+  if (mode !== 'userinfo_wrong_sub' || ctx.path !== '/me') return;
+  if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    ctx.body = { ...ctx.body, sub: `not-${ctx.body.sub}` };
+  }
+}
+
 function buildProvider() {
   let provider;
   try {
@@ -488,6 +506,7 @@ function buildProvider() {
   provider.proxy = false;
   provider.use(interactionRoutes);
   provider.use(tamperTokenResponse);
+  provider.use(tamperUserinfo);
   provider.on('server_error', (_ctx, err) => process.stderr.write(`oidc-idp: server_error: ${err.stack}\n`));
   return { provider, handler: provider.callback() };
 }
@@ -607,6 +626,6 @@ server.listen(opts.port, '127.0.0.1', () => {
   if (opts.dir) {
     fs.writeFileSync(path.join(opts.dir, 'info.json'), `${JSON.stringify({ issuer, port: opts.port, pid: process.pid }, null, 2)}\n`);
   }
-  process.stderr.write(`oidc-idp: ${issuer} (node ${process.version}, oidc-provider 9, ${clients.length} clients, ${accounts.bySub.size} accounts, id_token ${opts.alg} by default)\n`);
+  process.stderr.write(`oidc-idp: ${issuer} (node ${process.version}, oidc-provider 9, ${clients.length} clients, ${accounts.bySub.size} accounts, id_token ${opts.alg} by default, id token claims: ${opts.idTokenClaims})\n`);
   process.stdout.write('READY\n');
 });

@@ -38,7 +38,7 @@ from saml2.metadata import entity_descriptor
 from saml2.saml import NAME_FORMAT_BASIC, NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_ENTITY, NAMEID_FORMAT_PERSISTENT
 from saml2.server import Server
 from saml2.sigver import get_xmlsec_binary, verify_redirect_signature
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = (
@@ -54,6 +54,9 @@ MODES = (
 )
 SIGN_CHOICES = ("assertion", "response", "both")
 NAMEID_CHOICES = ("email", "persistent")
+# what success responses are signed with: the configured RSA-SHA256, or RSA-SHA1 / SHA1 (what
+# old IdPs still send, and an SP must refuse)
+ALG_CHOICES = ("sha256", "sha1")
 WRONG_AUDIENCE = "http://127.0.0.1:9/wrong-sp/metadata"
 WRONG_RECIPIENT = "http://127.0.0.1:9/wrong-sp/acs"
 WRONG_ISSUER = "http://127.0.0.1:9/wrong-idp/metadata"
@@ -172,6 +175,7 @@ class Idp:
         self.mode = "normal"
         self.sign = "assertion"
         self.nameid = "email"
+        self.alg = "sha256"
         self.last = None
         self.pending = {}  # login form token -> parsed request info
         self.key = os.path.join(workdir, "idp-key.pem")
@@ -342,6 +346,8 @@ class Idp:
                 issuer=issuer,
                 sign_assertion=sign_assertion,
                 sign_response=sign_response,
+                sign_alg=SIG_RSA_SHA1 if self.alg == "sha1" else SIG_RSA_SHA256,
+                digest_alg=DIGEST_SHA1 if self.alg == "sha1" else DIGEST_SHA256,
             )
         finally:
             server.mutate = None
@@ -503,16 +509,24 @@ def make_app(idp):
                     f = read_form(environ)
                 except ValueError as exc:
                     return json_resp(start, "400 Bad Request", {"error": str(exc)})
-                for key, choices in (("mode", MODES), ("sign", SIGN_CHOICES), ("nameid", NAMEID_CHOICES)):
+                for key, choices in (
+                    ("mode", MODES),
+                    ("sign", SIGN_CHOICES),
+                    ("nameid", NAMEID_CHOICES),
+                    ("alg", ALG_CHOICES),
+                ):
                     if key in f and f[key] not in choices:
                         return json_resp(start, "400 Bad Request", {"error": f"{key} must be one of {list(choices)}"})
                 idp.mode = f.get("mode", idp.mode)
                 idp.sign = f.get("sign", idp.sign)
                 idp.nameid = f.get("nameid", idp.nameid)
-                log.info("test knobs: mode=%s sign=%s nameid=%s", idp.mode, idp.sign, idp.nameid)
+                idp.alg = f.get("alg", idp.alg)
+                log.info("test knobs: mode=%s sign=%s nameid=%s alg=%s", idp.mode, idp.sign, idp.nameid, idp.alg)
             elif method != "GET":
                 return json_resp(start, "405 Method Not Allowed", {"error": "GET or POST"})
-            return json_resp(start, "200 OK", {"mode": idp.mode, "sign": idp.sign, "nameid": idp.nameid})
+            return json_resp(
+                start, "200 OK", {"mode": idp.mode, "sign": idp.sign, "nameid": idp.nameid, "alg": idp.alg}
+            )
 
         if path == "/_test/last_response" and method == "GET":
             if idp.last is None:

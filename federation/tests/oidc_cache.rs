@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use mcpauth_api::upstream::config::{ClaimMap, OidcConfig, ProviderConfig, TokenAuth};
-use mcpauth_api::upstream::http::Outbound;
-use mcpauth_api::upstream::oidc::OidcRp;
-use mcpauth_api::upstream::OutboundLimits;
+use mcpauth_federation::config::{ClaimMap, OidcConfig, ProviderConfig, TokenAuth};
+use mcpauth_federation::http::Outbound;
+use mcpauth_federation::oidc::OidcRp;
+use mcpauth_federation::OutboundLimits;
 use mcpauth_state::IdentityProvider;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use mcpauth_api::upstream::http::Outbound;
-use mcpauth_api::upstream::{OutboundLimits, UpstreamError};
+use mcpauth_federation::http::Outbound;
+use mcpauth_federation::{OutboundLimits, UpstreamError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

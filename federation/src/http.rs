@@ -1,11 +1,32 @@
 //! Every HTTP call to an identity provider goes through [`Outbound`]: connect and read timeouts,
 //! no redirects followed, https only (plain http on loopback), and a cap on the body read.
 
+use std::time::Duration;
+
 use reqwest::header::{HeaderMap, ACCEPT, USER_AGENT};
 use serde::de::DeserializeOwned;
 
-use super::config::check_endpoint;
-use super::{OutboundLimits, UpstreamError};
+use crate::config::check_endpoint;
+use crate::UpstreamError;
+
+/// Limits on every call to a provider (node configuration, `[upstream]` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboundLimits {
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// Largest response body read from a provider; more is an error.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            read_timeout: Duration::from_secs(10),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
 
 /// Cheap to clone (one connection pool per node).
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! The SAML service provider (`mcpauth_api::upstream::saml`) against a real IdP: the pysaml2
+//! The SAML service provider (`mcpauth_federation::saml`) against a real IdP: the pysaml2
 //! fixture in `tests/idp/saml` (installed by its `install.sh`, one private IdP per test on a
 //! free loopback port, killed when the test ends). Each test logs in through the IdP's HTML
 //! form like a browser would, then hands the posted `SAMLResponse` to `SamlSp::verify`.
@@ -12,15 +12,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use mcpauth_api::upstream::config::{ProviderConfig, SamlAttributes, SamlConfig};
-use mcpauth_api::upstream::http::Outbound;
-use mcpauth_api::upstream::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
-use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
+use mcpauth_federation::config::{
+    NameIdChoice, ProviderConfig, ProviderSpec, SamlAttributes, SamlConfig,
+};
+use mcpauth_federation::http::Outbound;
+use mcpauth_federation::saml::{sp_metadata, MetadataTiming, SamlSp, SpInfo, VerifiedAssertion};
+use mcpauth_federation::{Identity, OutboundLimits, UpstreamError};
 use mcpauth_state::IdentityProvider;
 use mcpauth_tests::free_port;
 use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 
 const RELAY_STATE: &str = "relay-Zm9vYmFy_state";
+/// The NameIDFormat element's content, with or without a namespace prefix on the element.
+const PERSISTENT_FORMAT: &str =
+    "NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</";
+const EMAIL_FORMAT: &str = "NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</";
+const UNSPECIFIED_FORMAT: &str = "nameid-format:unspecified";
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -101,11 +108,14 @@ fn provider(config: &SamlConfig, updated_at: u64) -> IdentityProvider {
     }
 }
 
-fn sp_info() -> SpInfo {
+/// Our side, asking for `name_id_format` (`unspecified` leaves the choice to the IdP's
+/// `nameid` knob, which most tests set).
+fn sp_info(name_id_format: NameIdChoice) -> SpInfo {
     let port = free_port();
     SpInfo {
         entity_id: format!("http://127.0.0.1:{port}/saml/test/metadata"),
         acs_url: format!("http://127.0.0.1:{port}/saml/test/acs"),
+        name_id_format,
     }
 }
 
@@ -115,8 +125,12 @@ impl Fixture {
     }
 
     fn start_with(timing: MetadataTiming) -> Self {
+        Self::start_asking(NameIdChoice::Unspecified, timing)
+    }
+
+    fn start_asking(name_id_format: NameIdChoice, timing: MetadataTiming) -> Self {
         let dir = temp_dir("saml-test-idp");
-        let sp = sp_info();
+        let sp = sp_info(name_id_format);
         let sp_file = dir.join("sp-metadata.xml");
         std::fs::write(&sp_file, sp_metadata(&sp)).expect("write SP metadata");
         let idp = Idp::start(&dir, free_port(), &sp_file);
@@ -126,6 +140,7 @@ impl Fixture {
             sp_entity_id: Some(sp.entity_id.clone()),
             attributes: SamlAttributes::default(),
             clock_skew_secs: 60,
+            name_id_format: Some(name_id_format),
         };
         Fixture {
             dir,
@@ -156,6 +171,18 @@ impl Fixture {
             .await
             .expect("set IdP mode");
         assert!(answer.status().is_success(), "IdP refused the mode");
+    }
+
+    /// Set some of the IdP's knobs (`mode`, `sign`, `nameid`, `alg`), leaving the others.
+    async fn set_knobs(&self, knobs: &[(&str, &str)]) {
+        let answer = self
+            .browser
+            .post(format!("{}/_test/mode", self.idp.base()))
+            .form(knobs)
+            .send()
+            .await
+            .expect("set IdP knobs");
+        assert!(answer.status().is_success(), "IdP refused the knobs");
     }
 
     /// Start a login at the IdP, as a browser following our redirect: the AuthnRequest ID and
@@ -377,6 +404,117 @@ async fn persistent_nameid_is_the_subject_and_attributes_stay() {
     );
 }
 
+/// The NameID format we ask for decides, whatever the IdP would pick on its own (its `nameid`
+/// knob answers only requests that leave the choice to it).
+#[tokio::test]
+async fn the_name_id_format_we_ask_for_is_the_one_we_get() {
+    let persistent = Fixture::start_asking(NameIdChoice::Persistent, MetadataTiming::default());
+    persistent.set_mode("normal", "assertion", "email").await;
+    let (request_id, response) = persistent.login().await;
+    let verified = persistent
+        .verify(&response, &request_id)
+        .await
+        .expect("verified");
+    assert_eq!(
+        verified.identity.subject,
+        "5b0f2c1e-7a7d-4d0e-9a51-000000000001"
+    );
+    assert_eq!(
+        verified.identity.email.as_deref(),
+        Some("alice@example.test")
+    );
+
+    let email = Fixture::start_asking(NameIdChoice::Email, MetadataTiming::default());
+    email.set_mode("normal", "assertion", "persistent").await;
+    let (request_id, response) = email.login().await;
+    let verified = email
+        .verify(&response, &request_id)
+        .await
+        .expect("verified");
+    assert_eq!(verified.identity.subject, "alice@example.test");
+}
+
+/// A new provider asks for persistent; one stored before the setting existed keeps asking
+/// for unspecified (its people's subjects must not change under them).
+#[test]
+fn new_providers_ask_for_persistent_and_old_records_keep_unspecified() {
+    let sealer = mcpauth_crypto::Sealer::new(&[1u8; 32]).expect("sealer");
+    let spec = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({
+            "id": "corp", "kind": "saml", "idp_metadata_url": "https://idp.example.test/metadata",
+        });
+        body.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        let stored = ProviderSpec::from_json(body)
+            .expect("spec")
+            .into_stored(&sealer, 1)
+            .expect("valid");
+        match ProviderConfig::of(&stored).expect("stored config") {
+            ProviderConfig::Saml(config) => (stored, config),
+            other => panic!("not SAML: {other:?}"),
+        }
+    };
+    let (stored, config) = spec(serde_json::json!({}));
+    assert_eq!(config.name_id(), NameIdChoice::Persistent);
+    assert!(stored
+        .config_json
+        .contains(r#""name_id_format":"persistent""#));
+    for (given, choice) in [
+        ("email", NameIdChoice::Email),
+        ("unspecified", NameIdChoice::Unspecified),
+        ("persistent", NameIdChoice::Persistent),
+    ] {
+        let (_, config) = spec(serde_json::json!({ "name_id_format": given }));
+        assert_eq!(config.name_id(), choice, "{given}");
+    }
+    assert!(ProviderSpec::from_json(serde_json::json!({
+        "id": "corp", "kind": "saml", "idp_metadata_url": "https://idp.example.test/metadata",
+        "name_id_format": "transient",
+    }))
+    .is_err());
+    // A record written before the setting existed.
+    let mut old = stored.clone();
+    old.config_json = old
+        .config_json
+        .replace(r#","name_id_format":"persistent""#, "");
+    assert!(
+        !old.config_json.contains("name_id_format"),
+        "{}",
+        old.config_json
+    );
+    match ProviderConfig::of(&old).expect("old record") {
+        ProviderConfig::Saml(config) => assert_eq!(config.name_id(), NameIdChoice::Unspecified),
+        other => panic!("not SAML: {other:?}"),
+    }
+}
+
+/// RSA-SHA1 is refused, and the refusal names what to configure instead.
+#[tokio::test]
+async fn a_response_signed_with_rsa_sha1_is_refused_naming_rsa_sha256() {
+    let f = Fixture::start();
+    for sign in ["assertion", "response"] {
+        f.set_knobs(&[("sign", sign), ("alg", "sha1")]).await;
+        let (request_id, response) = f.login().await;
+        let xml = String::from_utf8(BASE64.decode(&response).expect("base64")).expect("utf-8");
+        assert!(
+            xml.contains("xmldsig#rsa-sha1"),
+            "the fixture signed with SHA-1"
+        );
+        match f.verify(&response, &request_id).await {
+            Err(UpstreamError::Misconfigured(reason)) => {
+                assert!(reason.contains("RSA-SHA1"), "{sign}: {reason}");
+                assert!(reason.contains("RSA-SHA256"), "{sign}: {reason}");
+            }
+            other => panic!("{sign}: expected Misconfigured, got {other:?}"),
+        }
+    }
+    // The same IdP signing with RSA-SHA256 is accepted.
+    f.set_knobs(&[("sign", "assertion"), ("alg", "sha256")])
+        .await;
+    f.alice_verifies("RSA-SHA256 again").await;
+}
+
 #[tokio::test]
 async fn the_subject_can_come_from_an_attribute() {
     let mut f = Fixture::start();
@@ -560,9 +698,10 @@ async fn an_unreachable_idp_is_unavailable() {
         sp_entity_id: None,
         attributes: SamlAttributes::default(),
         clock_skew_secs: 60,
+        name_id_format: None,
     };
     let saml = SamlSp::new(outbound());
-    let sp = sp_info();
+    let sp = sp_info(NameIdChoice::Unspecified);
     let provider = provider(&config, 1);
     match saml
         .login_redirect(&provider, &config, &sp, RELAY_STATE)
@@ -778,6 +917,7 @@ fn sp_metadata_is_escaped() {
     let sp = SpInfo {
         entity_id: "https://auth.example.test/saml/a?b=1&c=<2>".into(),
         acs_url: "https://auth.example.test/saml/a/acs?x=\"1\"&y=2".into(),
+        name_id_format: NameIdChoice::Persistent,
     };
     let xml = sp_metadata(&sp);
     assert!(
@@ -791,14 +931,18 @@ fn sp_metadata_is_escaped() {
         xml.contains("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
         "{xml}"
     );
+    assert!(xml.contains(PERSISTENT_FORMAT), "{xml}");
+    assert!(!xml.contains(UNSPECIFIED_FORMAT), "{xml}");
     // Not URLs: written without saml-rs, escaped all the same.
     let odd = sp_metadata(&SpInfo {
         entity_id: "urn:example:<sp>".into(),
         acs_url: "not a url & more".into(),
+        name_id_format: NameIdChoice::Email,
     });
     assert!(
         odd.contains(r#"entityID="urn:example:&lt;sp&gt;""#),
         "{odd}"
     );
     assert!(odd.contains(r#"Location="not a url &amp; more""#), "{odd}");
+    assert!(odd.contains(EMAIL_FORMAT), "{odd}");
 }

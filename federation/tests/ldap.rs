@@ -1,4 +1,4 @@
-//! LDAP login (`mcpauth_api::upstream::ldap::authenticate`) against a real OpenLDAP slapd: the
+//! LDAP login (`mcpauth_federation::ldap::authenticate`) against a real OpenLDAP slapd: the
 //! fixture in `tests/idp/ldap` (installed by its `install.sh`, one private slapd per test on
 //! free loopback ports, killed when the test ends).
 
@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcpauth_api::upstream::config::LdapConfigSpec;
-use mcpauth_api::upstream::ldap::authenticate;
-use mcpauth_api::upstream::{Identity, OutboundLimits, UpstreamError};
+use mcpauth_crypto::Sealer;
+use mcpauth_federation::config::{LdapConfigSpec, ProviderSpec};
+use mcpauth_federation::ldap::authenticate;
+use mcpauth_federation::{Identity, OutboundLimits, Upstream, UpstreamError, Upstreams};
 use mcpauth_tests::free_port;
 use mcpauth_tests::idp::{fixture, install, temp_dir, Process};
 use serde_json::json;
@@ -450,5 +451,45 @@ async fn plain_ldap_on_loopback_works() {
     assert_eq!(
         login(&slapd.plain(), "alice", "alice-password").await,
         Ok(alice())
+    );
+}
+
+/// As an operator configures it (validated, stored, sealed) and the login page uses it (the
+/// facade): `ldap://127.0.0.1` without TLS is accepted because it is loopback, and works;
+/// the same without TLS on another address is refused before anything is stored.
+#[tokio::test]
+async fn plain_ldap_on_a_loopback_address_passes_validation_and_signs_in() {
+    let slapd = Slapd::start();
+    let sealer = Sealer::new(&[9u8; 32]).expect("sealer");
+    let spec = |url: String| {
+        let mut fields = serde_json::to_value(slapd.plain()).expect("json");
+        fields["url"] = json!(url);
+        fields["bind_password"] = json!(SERVICE_PASSWORD);
+        fields["id"] = json!("directory");
+        fields["kind"] = json!("ldap");
+        ProviderSpec::from_json(fields).expect("spec")
+    };
+    let stored = spec(format!("ldap://127.0.0.1:{}", slapd.port))
+        .into_stored(&sealer, 1)
+        .expect("plain ldap on 127.0.0.1 is loopback");
+    let upstreams = Upstreams::new(limits(), sealer.clone(), "http://127.0.0.1:9").expect("client");
+    let upstream = Upstream::of(stored).expect("stored config");
+    assert!(upstream.takes_password());
+    assert_eq!(
+        upstreams
+            .password_login(&upstream, "alice", "alice-password")
+            .await,
+        Ok(alice())
+    );
+    assert_eq!(
+        upstreams.password_login(&upstream, "alice", "wrong").await,
+        Err(UpstreamError::BadCredentials)
+    );
+    let refused = spec(format!("ldap://10.1.2.3:{}", slapd.port))
+        .into_stored(&sealer, 1)
+        .expect_err("plain ldap off loopback");
+    assert!(
+        refused.to_string().contains("sends passwords in clear"),
+        "{refused}"
     );
 }

@@ -1,10 +1,15 @@
 //! OpenID Connect relying party (the `openidconnect` crate): discovery, authorization code with
 //! PKCE and nonce, and the ID token checked against the provider's JWKS (signature, issuer,
-//! audience, expiry, nonce). Claims are mapped to our subject, email, name and groups.
+//! audience, expiry, nonce). Claims are mapped to our subject, email, name and groups; those
+//! the ID token lacks are read from the UserInfo endpoint when the provider publishes one
+//! ([`claims`], [`userinfo`]).
 //!
 //! Discovery documents and key sets are fetched through [`Outbound`] (timeouts, https except
 //! loopback, size cap) and cached per provider; an ID token signed with a key we do not know
 //! refetches the key set once (providers rotate keys), at most every [`JWKS_REFETCH_GAP`].
+
+mod claims;
+mod userinfo;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -19,14 +24,16 @@ use openidconnect::core::{
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
     EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
-    IdTokenClaims, IdTokenFields, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RevocationErrorResponseType, Scope, StandardErrorResponse, StandardTokenIntrospectionResponse,
-    StandardTokenResponse, TokenResponse,
+    IdTokenClaims, IdTokenFields, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RevocationErrorResponseType, Scope, StandardErrorResponse,
+    StandardTokenIntrospectionResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{ClaimMap, OidcConfig, TokenAuth};
+use claims::{identity_from, ClaimSet};
+
+use super::config::{OidcConfig, TokenAuth};
 use super::http::Outbound;
 use super::{Identity, UpstreamError};
 
@@ -192,6 +199,23 @@ impl OidcRp {
             }
             other => other.map_err(claims_error)?,
         };
+        let mut claims = ClaimSet::of_id_token(&claims);
+        if claims.lacks_any(&config.claims) {
+            if let Some(endpoint) = cached.metadata.userinfo_endpoint() {
+                let info = userinfo::fetch(
+                    &self.outbound,
+                    endpoint.as_str(),
+                    tokens.access_token().secret(),
+                )
+                .await?;
+                claims.fill_from_userinfo(info).inspect_err(|_| {
+                    tracing::warn!(
+                        provider = %provider.id,
+                        "UserInfo answered for another sub than the ID token's: login refused"
+                    );
+                })?;
+            }
+        }
         identity_from(&claims, &config.claims)
     }
 
@@ -400,107 +424,4 @@ fn claims_error(e: openidconnect::ClaimsVerificationError) -> UpstreamError {
         other => format!("the ID token was refused: {other}"),
     };
     UpstreamError::Invalid(reason)
-}
-
-/// A claim by name: the extra claims first (any name), then the standard ones.
-fn claim(claims: &Claims, name: &str) -> Option<Value> {
-    if let Some(v) = claims.additional_claims().0.get(name) {
-        return Some(v.clone());
-    }
-    let text = |v: Option<String>| v.map(Value::String);
-    match name {
-        "sub" => Some(Value::String(claims.subject().as_str().to_owned())),
-        "email" => text(claims.email().map(|e| e.as_str().to_owned())),
-        "name" => text(
-            claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.as_str().to_owned()),
-        ),
-        "preferred_username" => text(claims.preferred_username().map(|u| u.as_str().to_owned())),
-        _ => None,
-    }
-}
-
-fn as_text(value: Option<Value>) -> Option<String> {
-    match value? {
-        Value::String(s) if !s.is_empty() => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn as_list(value: Option<Value>) -> Vec<String> {
-    match value {
-        Some(Value::Array(items)) => items.into_iter().filter_map(|v| as_text(Some(v))).collect(),
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn identity_from(claims: &Claims, map: &ClaimMap) -> Result<Identity, UpstreamError> {
-    let subject = as_text(claim(claims, &map.subject)).ok_or_else(|| {
-        UpstreamError::Invalid(format!("the ID token has no {:?} claim", map.subject))
-    })?;
-    let mut email = as_text(claim(claims, &map.email));
-    if map.require_verified_email && email.is_some() && claims.email_verified() != Some(true) {
-        return Err(UpstreamError::Denied(
-            "the provider has not verified your email address".into(),
-        ));
-    }
-    if claims.email_verified() == Some(false) {
-        // Access tokens carry `email` for MCP servers to decide by: never one the provider
-        // itself says is unverified (anyone could have typed it).
-        email = None;
-    }
-    Ok(Identity {
-        subject,
-        username: as_text(claim(claims, "preferred_username")).or_else(|| email.clone()),
-        email,
-        name: as_text(claim(claims, &map.name)),
-        groups: as_list(claim(claims, &map.groups)),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claims(extra: Value) -> Claims {
-        let mut base = serde_json::json!({
-            "iss": "https://idp.example.test",
-            "aud": ["mcpauth"],
-            "exp": 2_000_000_000u64,
-            "iat": 1_000_000_000u64,
-            "sub": "u-1",
-            "email": "ceo@example.test",
-        });
-        base.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        serde_json::from_value(base).expect("claims")
-    }
-
-    #[test]
-    fn an_email_the_provider_says_is_unverified_is_not_carried() {
-        let identity = identity_from(
-            &claims(serde_json::json!({"email_verified": false})),
-            &ClaimMap::default(),
-        )
-        .expect("login still succeeds");
-        assert_eq!(identity.subject, "u-1");
-        assert_eq!(identity.email, None);
-        assert_eq!(identity.username, None);
-    }
-
-    #[test]
-    fn a_verified_email_or_one_without_a_verdict_is_carried() {
-        for extra in [
-            serde_json::json!({"email_verified": true}),
-            serde_json::json!({}),
-        ] {
-            let identity = identity_from(&claims(extra), &ClaimMap::default()).expect("login");
-            assert_eq!(identity.email.as_deref(), Some("ceo@example.test"));
-        }
-    }
 }

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use mcpauth_api::upstream::config::{ClaimMap, OAuth2Config};
-use mcpauth_api::upstream::http::Outbound;
-use mcpauth_api::upstream::oidc::Callback;
-use mcpauth_api::upstream::{plain_oauth, OutboundLimits, UpstreamError};
+use mcpauth_federation::config::{ClaimMap, OAuth2Config};
+use mcpauth_federation::http::Outbound;
+use mcpauth_federation::oidc::Callback;
+use mcpauth_federation::{plain_oauth, OutboundLimits, UpstreamError};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -55,7 +55,7 @@ fn config(base: &str, emails: bool, require_verified_email: bool) -> OAuth2Confi
     }
 }
 
-async fn finish(config: &OAuth2Config) -> Result<mcpauth_api::upstream::Identity, UpstreamError> {
+async fn finish(config: &OAuth2Config) -> Result<mcpauth_federation::Identity, UpstreamError> {
     let outbound = Outbound::new(OutboundLimits {
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(2),
