@@ -160,6 +160,15 @@ async fn writes_commit_through(endpoint: &Endpoint, chain: &Chain) -> Result<(),
     Ok(())
 }
 
+/// Send `signal` (`-STOP`, `-CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
 async fn readyz(endpoint: &Endpoint) -> u16 {
     match client().get(endpoint.url("/readyz")).send().await {
         Ok(r) => r.status().as_u16(),
@@ -259,24 +268,35 @@ async fn an_old_leader_caught_up_from_a_snapshot_commits_writes_when_it_leads_ag
         }
     }
 
-    // Make the old leader lead again: cut the current leader off, and keep the third node's
-    // vote requests from reaching the old leader, so only the old leader can win.
+    // Make the old leader lead again. Freeze the third node (SIGSTOP: it cannot campaign, so
+    // no term race), and cut the current leader's connections to the old one: the old leader
+    // stops hearing heartbeats, campaigns, and once the current leader's lease has run out
+    // (it hears from no majority) gets its vote; replies travel on the old leader's own
+    // connections, which stay open.
     let third = others
         .iter()
         .copied()
         .find(|&i| i != new_leader)
         .expect("three nodes");
-    {
-        let proxy = cluster.proxy.as_ref().unwrap();
-        proxy.partition(&[&[new_leader], &[old, third]]);
-        proxy.cut_one_way(third, old);
+    let third_pid = cluster.pid(third).expect("the third node runs");
+    signal(third_pid, "-STOP");
+    cluster.proxy.as_ref().unwrap().cut_one_way(new_leader, old);
+    let elected = Instant::now();
+    let mut leads = false;
+    while !leads && elected.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        leads = cluster
+            .status(old)
+            .await
+            .is_ok_and(|s| s["state"] == "Leader");
     }
-    let leader_again = cluster.wait_for_leader(&[new_leader]).await;
-    assert_eq!(
-        leader_again, old,
-        "only the old leader could win that election"
-    );
+    signal(third_pid, "-CONT");
     cluster.proxy.as_ref().unwrap().heal();
+    assert!(
+        leads,
+        "node {old} did not win the election it alone could win\n{}",
+        cluster.logs()
+    );
     let leader = cluster.leader().await;
     assert_eq!(leader, old, "the old leader keeps leading after the heal");
     for id in cluster.ids() {
