@@ -43,6 +43,11 @@ pub enum ForwardRefusal {
     },
     #[error("raft stopped on that node: {0}")]
     Fatal(String),
+    /// Proposed, but it can no longer be known to commit (the leader lost its term or its
+    /// majority, or a deadline passed): it may still commit later, so its outcome is unknown.
+    /// Added after `Fatal` so the variants before it keep their wire numbers.
+    #[error("not committed: {0} (it may still commit)")]
+    NotCommitted(String),
 }
 
 pub type ForwardReply = Result<Forwarded, ForwardRefusal>;

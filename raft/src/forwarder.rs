@@ -2,17 +2,18 @@
 //!
 //! Each write forwarded on its own costs an HTTP request to the leader. The [`Forwarder`] gathers
 //! the writes that arrive while earlier batches are on their way (at most [`IN_FLIGHT`] batches
-//! at once) and sends them as one `Command::Batch`; the leader's proposer opens the batch up and
-//! proposes its commands with the others it has, and the answer is split back per write.
+//! at once) and sends them as one `Command::Batch`; the leader's proposer splices the batch, whole,
+//! into the entry it proposes next, and the answer is split back per write (`crate::gather`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpauth_state::{Command, Outcome};
+use mcpauth_state::Command;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::batcher::MAX_BATCH;
 use crate::forward::{ClusterClient, ForwardError, ForwardRefusal, Forwarded};
+use crate::gather::Gathered;
 use crate::state_view::StateView;
 
 /// Batches on their way to the leader at once.
@@ -32,8 +33,8 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Spawn the forwarding task on the current tokio runtime. Writes are sent in the cluster
-    /// version `view` shows, so a leader of an older version can read them.
+    /// Writes are sent in the cluster version `view` shows, so a leader of an older release
+    /// can read them.
     pub fn start(client: ClusterClient, view: StateView) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(client, view, rx));
@@ -77,7 +78,8 @@ async fn run(client: ClusterClient, view: StateView, mut rx: mpsc::UnboundedRece
                 Ok(p) if p.addr == batch[0].addr => batch.push(p),
                 Ok(p) => {
                     // The leader changed under us: send that one on its own.
-                    let (client, view) = (client.clone(), view.clone());
+                    let client = client.clone();
+                    let view = view.clone();
                     tokio::spawn(async move { send(&client, &view, vec![p]).await });
                 }
                 Err(_) => break,
@@ -91,42 +93,37 @@ async fn run(client: ClusterClient, view: StateView, mut rx: mpsc::UnboundedRece
     }
 }
 
-async fn send(client: &ClusterClient, view: &StateView, mut batch: Vec<Pending>) {
-    let format = view.cluster_version();
-    if batch.len() == 1 {
-        if let Some(p) = batch.pop() {
-            let answer = client.forward(&p.addr, p.command, format, p.timeout).await;
-            let _ = p.reply.send(answer);
-        }
+async fn send(client: &ClusterClient, view: &StateView, batch: Vec<Pending>) {
+    let Some(addr) = batch.first().map(|p| p.addr.clone()) else {
         return;
-    }
-    let addr = batch[0].addr.clone();
+    };
     let timeout = batch.iter().map(|p| p.timeout).max().unwrap_or_default();
-    let (commands, replies): (Vec<Command>, Vec<_>) =
-        batch.into_iter().map(|p| (p.command, p.reply)).unzip();
-    let count = commands.len();
+    let mut gathered = Gathered::default();
+    for p in batch {
+        gathered.push(p.reply, p.command);
+    }
+    let (proposal, split) = gathered.into_proposal();
     match client
-        .forward(&addr, Command::Batch(commands), format, timeout)
+        .forward(&addr, proposal, view.cluster_version(), timeout)
         .await
     {
-        Ok(Forwarded {
-            log_index,
-            outcome: Outcome::Batch(outcomes),
-        }) if outcomes.len() == count => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(Forwarded { log_index, outcome }));
+        Ok(Forwarded { log_index, outcome }) => match split.split(outcome) {
+            Ok(answers) => {
+                for (reply, outcome) in answers {
+                    let _ = reply.send(Ok(Forwarded { log_index, outcome }));
+                }
             }
-        }
-        Ok(_) => {
-            let e = ForwardError::Refused(ForwardRefusal::Fatal(
-                "the leader answered a batch with the wrong number of outcomes".into(),
-            ));
-            for reply in replies {
-                let _ = reply.send(Err(e.clone()));
+            Err(replies) => {
+                let e = ForwardError::Refused(ForwardRefusal::Fatal(
+                    "the leader answered a batch with the wrong number of outcomes".into(),
+                ));
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
             }
-        }
+        },
         Err(e) => {
-            for reply in replies {
+            for reply in split.waiters() {
                 let _ = reply.send(Err(e.clone()));
             }
         }

@@ -12,6 +12,10 @@
 //! - [`NetworkFactory`] sends Raft RPCs to peers over HTTP (reqwest, bincode bodies, a shared
 //!   cluster secret); [`handle_rpc`] and [`secret_matches`] are what `api/` calls to serve them.
 //! - [`raft_config`] builds a validated openraft config from [`RaftTuning`].
+//! - [`RaftClient`] is how the rest of the node writes and reads: routing to the leader
+//!   ([`Leadership`], the one place that says who leads), group commit ([`Proposer`]) and
+//!   forwarding ([`Forwarder`]), attempt tags and retries, catch-up and the read-index barrier,
+//!   and readiness. [`membership`] holds the membership changes and their safety checks.
 //!
 //! Starting a node (see DESIGN.md, "actix and openraft together"): call `Raft::new` from inside a
 //! dedicated multi-threaded tokio runtime, which must outlive the node; sled work runs on that
@@ -39,22 +43,30 @@
 mod attempts;
 mod batcher;
 mod blocking;
+mod client;
 mod cluster_version;
 mod config;
+mod envelope;
 mod flusher;
 mod forward;
 mod forwarder;
+mod gather;
 mod log_reader;
 mod log_store;
+pub mod membership;
 mod network;
 mod rpc;
 mod snapshot_store;
 mod state_machine_store;
 mod state_view;
+mod status;
 mod store;
 mod type_config;
 
-pub use batcher::{Proposer, MAX_BATCH};
+pub use batcher::{Proposer, MAX_BATCH, PROPOSAL_DEADLINE, QUORUM_SILENCE};
+pub use client::{
+    Leadership, ProposeError, RaftClient, Readiness, FORWARD_ATTEMPT, STALL, WRITE_DEADLINE,
+};
 pub use cluster_version::{handle_version, start_raising, NodeFormats, VERSION_PATH};
 pub use config::{raft_config, RaftTuning, MAX_PAYLOAD_ENTRIES, SNAPSHOT_CHUNK_BYTES};
 pub use forward::{
@@ -72,6 +84,7 @@ pub use rpc::{
 pub use snapshot_store::SnapshotError;
 pub use state_machine_store::StateMachineStore;
 pub use state_view::{StateView, ViewClosed};
+pub use status::ClusterStatus;
 pub use store::{open_stores, StoreError};
 pub use type_config::*;
 

@@ -1,5 +1,6 @@
 //! Resizing a live cluster with the CLI while people sign in: add a fourth node (learner, catch
-//! up, voter), remove one, read `cluster status`, and refuse a removal that would lose quorum.
+//! up, voter), remove one, read `cluster status`, and refuse a removal that would lose quorum;
+//! and the admin API's other membership refusals (promoting a learner that has not caught up).
 
 use std::time::{Duration, Instant};
 
@@ -304,4 +305,65 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
         stats.summary(),
         t0.elapsed()
     );
+}
+
+/// The admin API's membership refusals, each with its status and a reason, through a follower
+/// (relayed to the leader) and the leader alike: a learner that has not caught up is not
+/// promoted (unless forced), an unknown node is not removed, and a voter is not "promoted".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_changes_that_are_not_safe_are_refused_with_typed_answers() {
+    let _serial = serial().await;
+    let mut cluster = TestCluster::start(3).await;
+    let leader = cluster.leader().await;
+    let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
+    // A learner at an address where nothing listens: it never catches up.
+    let (status, body) = cluster
+        .admin_post(
+            follower,
+            "/cluster/add-learner",
+            json!({ "id": 9, "raft": "127.0.0.1:9" }),
+        )
+        .await;
+    assert_eq!(status, 200, "add-learner: {body}");
+    for via in [follower, leader] {
+        let (status, body) = cluster
+            .admin_post(via, "/cluster/promote", json!({ "id": 9 }))
+            .await;
+        assert_eq!(
+            status, 409,
+            "promote a learner that has not caught up: {body}"
+        );
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("has not caught up")),
+            "{body}"
+        );
+    }
+    let status = cluster.status_of(leader).await;
+    assert_eq!(ids(&status["learners"]), [9], "still a learner: {status}");
+    assert_eq!(ids(&status["voters"]), [1, 2, 3]);
+
+    let (status, body) = cluster
+        .admin_post(follower, "/cluster/promote", json!({ "id": 42 }))
+        .await;
+    assert_eq!(status, 409, "promote a node that is not a learner: {body}");
+    let (status, body) = cluster
+        .admin_post(follower, "/cluster/remove", json!({ "id": 42 }))
+        .await;
+    assert_eq!(status, 404, "remove a node that is not a member: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a member")),
+        "{body}"
+    );
+
+    // The learner that never caught up can be removed again.
+    let (status, body) = cluster
+        .admin_post(follower, "/cluster/remove", json!({ "id": 9 }))
+        .await;
+    assert_eq!(status, 200, "remove the learner: {body}");
+    let status = cluster.status_of(leader).await;
+    assert!(ids(&status["learners"]).is_empty(), "{status}");
 }

@@ -37,9 +37,7 @@ impl ConfigActor {
     }
 
     fn is_leader(&self) -> bool {
-        let metrics = self.cluster.raft().metrics();
-        let m = metrics.borrow();
-        m.current_leader == Some(m.id)
+        self.cluster.leadership().is_me()
     }
 }
 

@@ -6,12 +6,12 @@
 //! Secrets (client secrets, bind passwords) are sealed before they are proposed and are never
 //! returned: a provider shows `secret_set: true` instead.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use mcpauth_state::{Command, IdentityProvider, LoginSettings, Outcome, Refusal};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{refuse_without_secret, InternalState};
+use super::{AdminError, InternalState};
 use crate::clock;
 use crate::upstream::config::ProviderSpec;
 
@@ -45,31 +45,12 @@ impl From<&IdentityProvider> for ProviderView {
     }
 }
 
-fn refused(status: actix_web::http::StatusCode, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "error": message.into() }))
-}
-
-fn unexpected(outcome: Outcome) -> HttpResponse {
-    refused(
-        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-        format!("unexpected outcome {outcome:?}"),
-    )
-}
-
-async fn propose(state: &InternalState, command: Command) -> Result<Outcome, HttpResponse> {
-    state.cluster.propose(command).await.map_err(|e| {
-        refused(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            e.to_string(),
-        )
-    })
+fn unexpected(outcome: Outcome) -> AdminError {
+    AdminError::Unexpected(format!("{outcome:?}"))
 }
 
 /// GET /admin/identity-providers
-pub async fn list(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
-    if let Some(refusal) = refuse_without_secret(&req, &state) {
-        return refusal;
-    }
+pub async fn list(state: web::Data<InternalState>) -> HttpResponse {
     let (providers, login) = state.cluster.read(|s| {
         let f = s.federation();
         (
@@ -108,52 +89,42 @@ pub fn stored_provider(
 
 /// PUT /admin/identity-providers/{id}: create or replace.
 pub async fn put(
-    req: HttpRequest,
     state: web::Data<InternalState>,
     path: web::Path<String>,
     body: web::Bytes,
-) -> HttpResponse {
-    if let Some(refusal) = refuse_without_secret(&req, &state) {
-        return refusal;
-    }
-    let provider = match stored_provider(&state, &path, &body) {
-        Ok(p) => p,
-        Err(message) => {
-            tracing::info!(provider = %path, %message, "identity provider refused");
-            return refused(actix_web::http::StatusCode::BAD_REQUEST, message);
-        }
-    };
+) -> Result<HttpResponse, AdminError> {
+    let provider = stored_provider(&state, &path, &body).map_err(|message| {
+        tracing::info!(provider = %path, %message, "identity provider refused");
+        AdminError::BadRequest(message)
+    })?;
     let view = ProviderView::from(&provider);
-    match propose(&state, Command::PutIdentityProvider { provider }).await {
-        Ok(Outcome::Done) => {
+    match state
+        .cluster
+        .propose(Command::PutIdentityProvider { provider })
+        .await?
+    {
+        Outcome::Done => {
             tracing::info!(provider = %view.id, kind = %view.kind, "identity provider saved");
-            HttpResponse::Ok().json(view)
+            Ok(HttpResponse::Ok().json(view))
         }
-        Ok(other) => unexpected(other),
-        Err(response) => response,
+        other => Err(unexpected(other)),
     }
 }
 
 /// DELETE /admin/identity-providers/{id}
 pub async fn delete(
-    req: HttpRequest,
     state: web::Data<InternalState>,
     path: web::Path<String>,
-) -> HttpResponse {
-    if let Some(refusal) = refuse_without_secret(&req, &state) {
-        return refusal;
-    }
+) -> Result<HttpResponse, AdminError> {
     let command = Command::DeleteIdentityProvider {
         id: path.into_inner(),
     };
-    match propose(&state, command).await {
-        Ok(Outcome::Done) => HttpResponse::NoContent().finish(),
-        Ok(Outcome::Refused(Refusal::UnknownIdentityProvider)) => refused(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "no identity provider with this id",
-        ),
-        Ok(other) => unexpected(other),
-        Err(response) => response,
+    match state.cluster.propose(command).await? {
+        Outcome::Done => Ok(HttpResponse::NoContent().finish()),
+        Outcome::Refused(Refusal::UnknownIdentityProvider) => Err(AdminError::NotFound(
+            "no identity provider with this id".into(),
+        )),
+        other => Err(unexpected(other)),
     }
 }
 
@@ -165,28 +136,21 @@ pub struct LoginSettingsBody {
 
 /// PUT /admin/login-settings: `{"local_login": false}` switches local accounts off.
 pub async fn put_login_settings(
-    req: HttpRequest,
     state: web::Data<InternalState>,
     body: web::Bytes,
-) -> HttpResponse {
-    if let Some(refusal) = refuse_without_secret(&req, &state) {
-        return refusal;
-    }
-    let body: LoginSettingsBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return refused(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                format!("expected {{\"local_login\": true|false}}: {e}"),
-            )
-        }
-    };
+) -> Result<HttpResponse, AdminError> {
+    let body: LoginSettingsBody = serde_json::from_slice(&body).map_err(|e| {
+        AdminError::BadRequest(format!("expected {{\"local_login\": true|false}}: {e}"))
+    })?;
     let login = LoginSettings {
         local_login: body.local_login,
     };
-    match propose(&state, Command::SetLoginSettings { login }).await {
-        Ok(Outcome::Done) => HttpResponse::Ok().json(json!({ "local_login": login.local_login })),
-        Ok(other) => unexpected(other),
-        Err(response) => response,
+    match state
+        .cluster
+        .propose(Command::SetLoginSettings { login })
+        .await?
+    {
+        Outcome::Done => Ok(HttpResponse::Ok().json(json!({ "local_login": login.local_login }))),
+        other => Err(unexpected(other)),
     }
 }

@@ -1,9 +1,9 @@
 //! Raft RPCs, forwarded writes and read index, as bincode over HTTP.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use mcpauth_raft::RpcKind;
 
-use super::{refuse_without_secret, InternalState};
+use super::InternalState;
 
 fn octets(body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
@@ -11,15 +11,7 @@ fn octets(body: Vec<u8>) -> HttpResponse {
         .body(body)
 }
 
-async fn rpc(
-    req: HttpRequest,
-    state: web::Data<InternalState>,
-    body: web::Bytes,
-    kind: RpcKind,
-) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
+async fn rpc(state: web::Data<InternalState>, body: web::Bytes, kind: RpcKind) -> HttpResponse {
     match mcpauth_raft::handle_rpc(state.cluster.raft(), kind, &body).await {
         Ok(bytes) => octets(bytes),
         Err(e) => {
@@ -29,38 +21,19 @@ async fn rpc(
     }
 }
 
-pub async fn append(
-    req: HttpRequest,
-    state: web::Data<InternalState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    rpc(req, state, body, RpcKind::AppendEntries).await
+pub async fn append(state: web::Data<InternalState>, body: web::Bytes) -> HttpResponse {
+    rpc(state, body, RpcKind::AppendEntries).await
 }
 
-pub async fn vote(
-    req: HttpRequest,
-    state: web::Data<InternalState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    rpc(req, state, body, RpcKind::Vote).await
+pub async fn vote(state: web::Data<InternalState>, body: web::Bytes) -> HttpResponse {
+    rpc(state, body, RpcKind::Vote).await
 }
 
-pub async fn snapshot(
-    req: HttpRequest,
-    state: web::Data<InternalState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    rpc(req, state, body, RpcKind::InstallSnapshot).await
+pub async fn snapshot(state: web::Data<InternalState>, body: web::Bytes) -> HttpResponse {
+    rpc(state, body, RpcKind::InstallSnapshot).await
 }
 
-pub async fn forward(
-    req: HttpRequest,
-    state: web::Data<InternalState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
+pub async fn forward(state: web::Data<InternalState>, body: web::Bytes) -> HttpResponse {
     match mcpauth_raft::handle_forward(state.cluster.proposer(), &body).await {
         Ok(bytes) => octets(bytes),
         Err(e) => HttpResponse::BadRequest().body(format!("malformed forwarded command: {e}")),
@@ -68,10 +41,7 @@ pub async fn forward(
 }
 
 /// The storage formats this node reads, for the leader's cluster-version check.
-pub async fn version(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
+pub async fn version() -> HttpResponse {
     match mcpauth_raft::handle_version() {
         Ok(bytes) => HttpResponse::Ok()
             .content_type("application/json")
@@ -80,10 +50,7 @@ pub async fn version(req: HttpRequest, state: web::Data<InternalState>) -> HttpR
     }
 }
 
-pub async fn read_index(req: HttpRequest, state: web::Data<InternalState>) -> HttpResponse {
-    if let Some(refused) = refuse_without_secret(&req, &state) {
-        return refused;
-    }
+pub async fn read_index(state: web::Data<InternalState>) -> HttpResponse {
     match mcpauth_raft::handle_read_index(state.cluster.raft()).await {
         Ok(bytes) => octets(bytes),
         Err(e) => HttpResponse::InternalServerError().body(e.to_string()),

@@ -14,6 +14,7 @@ use crate::secrets;
 use crate::server_config::ServerConfig;
 use crate::signer::AccessClaims;
 use crate::signer_cache::SignerCache;
+use crate::signing_keys::ClusterSigningKeys;
 
 /// A successful token response (OAuth 2.1 §3.2.3).
 #[derive(Debug, Clone, Serialize)]
@@ -145,10 +146,13 @@ impl TokenService {
         now: UnixTime,
         refresh_token: Option<String>,
     ) -> Result<IssuedTokens, Error> {
-        let signer = self.signer.signer(&self.cluster).map_err(|e| {
-            tracing::error!(error = %e, "no signer");
-            Error::Internal
-        })?;
+        let signer = self
+            .signer
+            .signer(&ClusterSigningKeys(&self.cluster))
+            .map_err(|e| {
+                tracing::error!(error = %e, "no signer");
+                Error::Internal
+            })?;
         let jti = secrets::new_id();
         let access_token = signer
             .sign(&AccessClaims {
