@@ -323,274 +323,83 @@ impl From<v1::State> for State {
     }
 }
 
-impl From<v2::Command> for Command {
-    fn from(old: v2::Command) -> Self {
-        use v2::Command as C;
-        match old {
-            C::RegisterClient { client } => Self::RegisterClient {
-                client: client.convert(),
-            },
-            C::CreateUser { user } => Self::CreateUser {
-                user: user.convert(),
-            },
-            C::CreateSession { session, replaces } => Self::CreateSession {
-                session: session.convert(),
-                replaces,
-            },
-            C::EndSession { id_digest } => Self::EndSession { id_digest },
-            C::GrantConsent { consent } => Self::GrantConsent {
-                consent: consent.convert(),
-            },
-            C::IssueCode { code } => Self::IssueCode {
-                code: code.convert(),
-            },
-            C::RedeemCode {
-                digest,
-                client_id,
-                redirect_uri,
-                verifier_challenge,
-                resource,
-                now,
-                refresh_digest,
-                refresh_idle_expires_at,
-            } => Self::RedeemCode {
-                digest,
-                client_id,
-                redirect_uri,
-                verifier_challenge,
-                resource,
-                now,
-                refresh_digest,
-                refresh_idle_expires_at,
-            },
-            C::RotateRefresh {
-                presented,
-                client_id,
-                resource,
-                scope,
-                next,
-                now,
-                idle_expires_at,
-            } => Self::RotateRefresh {
-                presented,
-                client_id,
-                resource,
-                scope,
-                next,
-                now,
-                idle_expires_at,
-            },
-            C::EnsureSigningKey { key } => Self::EnsureSigningKey { key: key.convert() },
-            C::SetSettings { settings } => Self::SetSettings {
-                settings: settings.convert(),
-            },
-            C::Purge {
-                now,
-                unclaimed_client_ttl,
-            } => Self::Purge {
-                now,
-                unclaimed_client_ttl,
-            },
-            C::Batch(commands) => Self::Batch(commands.into_iter().map(Into::into).collect()),
-            C::Tagged { attempt, command } => Self::Tagged {
-                attempt,
-                command: Box::new((*command).into()),
-            },
-            C::PutIdentityProvider { provider } => Self::PutIdentityProvider {
-                provider: provider.convert(),
-            },
-            C::DeleteIdentityProvider { id } => Self::DeleteIdentityProvider { id },
-            C::SetLoginSettings { login } => Self::SetLoginSettings {
-                login: login.convert(),
-            },
-            C::SeedIdentityProviders { providers, login } => Self::SeedIdentityProviders {
-                providers: providers.convert(),
-                login: login.convert(),
-            },
-            C::BeginUpstreamLogin {
-                state_digest,
-                pending,
-            } => Self::BeginUpstreamLogin {
-                state_digest,
-                pending: pending.convert(),
-            },
-            C::ConsumeUpstreamState {
-                state_digest,
-                provider_id,
-                consumer,
-                now,
-            } => Self::ConsumeUpstreamState {
-                state_digest,
-                provider_id,
-                consumer,
-                now,
-            },
-            C::RecordAssertion {
-                provider_id,
-                assertion_id,
-                expires_at,
-                consumer,
-                now,
-            } => Self::RecordAssertion {
-                provider_id,
-                assertion_id,
-                expires_at,
-                consumer,
-                now,
-            },
-            C::CreateFederatedSession {
-                session,
-                profile,
-                replaces,
-            } => Self::CreateFederatedSession {
-                session: session.convert(),
-                profile: profile.convert(),
-                replaces,
-            },
+/// Both directions for the commands both formats have: every variant named with its fields,
+/// each field converted. `Batch` and `Tagged` nest commands; `$new_only` are commands format 2
+/// cannot express.
+macro_rules! commands {
+    ($($variant:ident { $($field:ident),* }),* ; new_only: [$($new_only:ident),*]) => {
+        impl From<v2::Command> for Command {
+            fn from(old: v2::Command) -> Self {
+                match old {
+                    $(v2::Command::$variant { $($field),* } => {
+                        Self::$variant { $($field: $field.convert()),* }
+                    })*
+                    v2::Command::Batch(commands) => {
+                        Self::Batch(commands.into_iter().map(Into::into).collect())
+                    }
+                    v2::Command::Tagged { attempt, command } => Self::Tagged {
+                        attempt,
+                        command: Box::new((*command).into()),
+                    },
+                }
+            }
         }
-    }
-}
 
-impl TryFrom<Command> for v2::Command {
-    type Error = FormatError;
+        impl TryFrom<Command> for v2::Command {
+            type Error = FormatError;
 
-    fn try_from(new: Command) -> Result<Self, FormatError> {
-        use Command as C;
-        Ok(match new {
-            C::RegisterClient { client } => Self::RegisterClient {
-                client: client.convert(),
-            },
-            C::CreateUser { user } => Self::CreateUser {
-                user: user.convert(),
-            },
-            C::CreateSession { session, replaces } => Self::CreateSession {
-                session: session.convert(),
-                replaces,
-            },
-            C::EndSession { id_digest } => Self::EndSession { id_digest },
-            C::GrantConsent { consent } => Self::GrantConsent {
-                consent: consent.convert(),
-            },
-            C::IssueCode { code } => Self::IssueCode {
-                code: code.convert(),
-            },
-            C::RedeemCode {
-                digest,
-                client_id,
-                redirect_uri,
-                verifier_challenge,
-                resource,
-                now,
-                refresh_digest,
-                refresh_idle_expires_at,
-            } => Self::RedeemCode {
-                digest,
-                client_id,
-                redirect_uri,
-                verifier_challenge,
-                resource,
-                now,
-                refresh_digest,
-                refresh_idle_expires_at,
-            },
-            C::RotateRefresh {
-                presented,
-                client_id,
-                resource,
-                scope,
-                next,
-                now,
-                idle_expires_at,
-            } => Self::RotateRefresh {
-                presented,
-                client_id,
-                resource,
-                scope,
-                next,
-                now,
-                idle_expires_at,
-            },
-            C::EnsureSigningKey { key } => Self::EnsureSigningKey { key: key.convert() },
-            C::SetSettings { settings } => Self::SetSettings {
-                settings: settings.convert(),
-            },
-            C::Purge {
-                now,
-                unclaimed_client_ttl,
-            } => Self::Purge {
-                now,
-                unclaimed_client_ttl,
-            },
-            C::Batch(commands) => Self::Batch(
-                commands
-                    .into_iter()
-                    .map(TryInto::try_into)
-                    .collect::<Result<_, _>>()?,
-            ),
-            C::Tagged { attempt, command } => Self::Tagged {
-                attempt,
-                command: Box::new((*command).try_into()?),
-            },
-            C::PutIdentityProvider { provider } => Self::PutIdentityProvider {
-                provider: provider.convert(),
-            },
-            C::DeleteIdentityProvider { id } => Self::DeleteIdentityProvider { id },
-            C::SetLoginSettings { login } => Self::SetLoginSettings {
-                login: login.convert(),
-            },
-            C::SeedIdentityProviders { providers, login } => Self::SeedIdentityProviders {
-                providers: providers.convert(),
-                login: login.convert(),
-            },
-            C::BeginUpstreamLogin {
-                state_digest,
-                pending,
-            } => Self::BeginUpstreamLogin {
-                state_digest,
-                pending: pending.convert(),
-            },
-            C::ConsumeUpstreamState {
-                state_digest,
-                provider_id,
-                consumer,
-                now,
-            } => Self::ConsumeUpstreamState {
-                state_digest,
-                provider_id,
-                consumer,
-                now,
-            },
-            C::RecordAssertion {
-                provider_id,
-                assertion_id,
-                expires_at,
-                consumer,
-                now,
-            } => Self::RecordAssertion {
-                provider_id,
-                assertion_id,
-                expires_at,
-                consumer,
-                now,
-            },
-            C::CreateFederatedSession {
-                session,
-                profile,
-                replaces,
-            } => Self::CreateFederatedSession {
-                session: session.convert(),
-                profile: profile.convert(),
-                replaces,
-            },
-            C::SetClusterVersion { .. } => {
-                return Err(FormatError::NotExpressible {
-                    what: "SetClusterVersion",
-                    format: 2,
+            fn try_from(new: Command) -> Result<Self, FormatError> {
+                Ok(match new {
+                    $(Command::$variant { $($field),* } => {
+                        Self::$variant { $($field: $field.convert()),* }
+                    })*
+                    Command::Batch(commands) => Self::Batch(
+                        commands
+                            .into_iter()
+                            .map(TryInto::try_into)
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    Command::Tagged { attempt, command } => Self::Tagged {
+                        attempt,
+                        command: Box::new((*command).try_into()?),
+                    },
+                    $(Command::$new_only { .. } => {
+                        return Err(FormatError::NotExpressible {
+                            what: stringify!($new_only),
+                            format: 2,
+                        })
+                    })*
                 })
             }
-        })
-    }
+        }
+    };
 }
+
+commands!(
+    RegisterClient { client },
+    CreateUser { user },
+    CreateSession { session, replaces },
+    EndSession { id_digest },
+    GrantConsent { consent },
+    IssueCode { code },
+    RedeemCode {
+        digest, client_id, redirect_uri, verifier_challenge, resource, now, refresh_digest,
+        refresh_idle_expires_at
+    },
+    RotateRefresh { presented, client_id, resource, scope, next, now, idle_expires_at },
+    EnsureSigningKey { key },
+    SetSettings { settings },
+    Purge { now, unclaimed_client_ttl },
+    PutIdentityProvider { provider },
+    DeleteIdentityProvider { id },
+    SetLoginSettings { login },
+    SeedIdentityProviders { providers, login },
+    BeginUpstreamLogin { state_digest, pending },
+    ConsumeUpstreamState { state_digest, provider_id, consumer, now },
+    RecordAssertion { provider_id, assertion_id, expires_at, consumer, now },
+    CreateFederatedSession { session, profile, replaces };
+    new_only: [SetClusterVersion]
+);
 
 impl From<v2::Outcome> for Outcome {
     fn from(old: v2::Outcome) -> Self {
