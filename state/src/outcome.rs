@@ -43,6 +43,16 @@ pub struct Claims {
     pub groups: Vec<String>,
 }
 
+impl From<&crate::federation::Profile> for Claims {
+    fn from(profile: &crate::federation::Profile) -> Self {
+        Self {
+            email: profile.email.clone(),
+            name: profile.name.clone(),
+            groups: profile.groups.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PurgeCounts {
     pub codes: usize,

@@ -500,11 +500,7 @@ impl State {
         let claims = (self.cluster_version >= 3).then(|| {
             self.federation
                 .profile(&grant.subject)
-                .map(|profile| Claims {
-                    email: profile.email.clone(),
-                    name: profile.name.clone(),
-                    groups: profile.groups.clone(),
-                })
+                .map(Claims::from)
                 .unwrap_or_default()
         });
         Outcome::Granted {

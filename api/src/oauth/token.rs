@@ -123,11 +123,7 @@ impl TokenService {
             let federation = s.federation();
             let claims = federation
                 .profile(&grant.subject)
-                .map(|p| Claims {
-                    email: p.email.clone(),
-                    name: p.name.clone(),
-                    groups: p.groups.clone(),
-                })
+                .map(Claims::from)
                 .unwrap_or_default();
             (federation.provider_allows(&grant.subject), claims)
         });
