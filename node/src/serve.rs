@@ -22,7 +22,7 @@ use mcpauth_api::{AppState, Cluster, ServerConfig};
 use mcpauth_crypto::{Sealer, SignerCache};
 use mcpauth_federation::config::ProviderSpec;
 use mcpauth_federation::Upstreams;
-use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft, StateView};
+use mcpauth_raft::{BasicNode, Forwarder, Halt, NetworkFactory, Proposer, Raft};
 use mcpauth_state::IdentityProvider;
 
 use crate::secret_files;
@@ -34,6 +34,9 @@ pub enum ServeError {
     Setup(String),
     #[error("HTTP server: {0}")]
     Io(#[from] std::io::Error),
+    /// The node stopped itself ([`Halt`]): serving on would be wrong.
+    #[error("stopped: {0}")]
+    Halted(String),
 }
 
 fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
@@ -54,18 +57,12 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
         .enable_all()
         .build()
         .map_err(setup("raft runtime"))?;
-    let (raft, view, network, proposer, forwarder) =
-        raft_runtime.block_on(start_raft(&settings, &secret))?;
-    let cluster = Cluster::new(
-        raft.clone(),
-        view,
-        network.cluster_client(),
-        proposer,
-        forwarder,
-    );
+    let halt = Halt::new();
+    let cluster = raft_runtime.block_on(start_raft(&settings, &secret, &halt))?;
+    let raft = cluster.raft().clone();
 
     let system = actix_web::rt::System::new();
-    let result = system.block_on(run(settings, cluster, sealer, secret));
+    let result = system.block_on(run(settings, cluster, sealer, secret, halt));
     raft_runtime.block_on(async {
         if let Err(e) = raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
@@ -74,10 +71,7 @@ pub fn serve(settings: Settings) -> Result<(), ServeError> {
     result
 }
 
-async fn start_raft(
-    settings: &Settings,
-    secret: &str,
-) -> Result<(Raft, StateView, NetworkFactory, Proposer, Forwarder), ServeError> {
+async fn start_raft(settings: &Settings, secret: &str, halt: &Halt) -> Result<Cluster, ServeError> {
     let (log_store, state_machine) =
         mcpauth_raft::open_stores(&settings.data_dir).map_err(setup("opening the stores"))?;
     let view = state_machine.view();
@@ -106,10 +100,12 @@ async fn start_raft(
     .await
     .map_err(setup("starting raft"))?;
     // Spawned here, on the Raft runtime, like Raft's own tasks.
+    halt.on_raft_error(&raft);
     let proposer = Proposer::start(raft.clone(), view.clone());
     let forwarder = Forwarder::start(network.cluster_client(), view.clone());
-    mcpauth_raft::start_raising(raft.clone(), view.clone(), network.cluster_client());
-    Ok((raft, view, network, proposer, forwarder))
+    let cluster = Cluster::new(raft, view, network.cluster_client(), proposer, forwarder);
+    mcpauth_raft::start_raising(&cluster);
+    Ok(cluster)
 }
 
 fn server_config(settings: &Settings) -> ServerConfig {
@@ -125,6 +121,7 @@ async fn run(
     cluster: Cluster,
     sealer: Sealer,
     secret: String,
+    halt: Halt,
 ) -> Result<(), ServeError> {
     // The file's providers are checked at every start, so a mistake is reported at once even
     // when they only seed the cluster's first start.
@@ -149,6 +146,7 @@ async fn run(
         cluster: cluster.clone(),
         secret,
         sealer: sealer.clone(),
+        halt: halt.clone(),
     });
     let internal = HttpServer::new(move || {
         App::new()
@@ -200,11 +198,32 @@ async fn run(
         HttpServer::new(move || mcpauth_api::app::app(web::Data::new(AppState::for_worker(&node))))
             .bind(&settings.listen)?
             .run();
-    // Both servers stop on SIGTERM/SIGINT (each handles the signal); wait for both.
-    let (internal_result, public_result) = futures::future::join(internal, public).await;
-    internal_result?;
-    public_result?;
-    Ok(())
+    // Both servers stop on SIGTERM/SIGINT (each handles the signal); wait for both, unless the
+    // node must stop first.
+    let handles = [internal.handle(), public.handle()];
+    let servers = futures::future::join(internal, public);
+    let halted = halt.halted();
+    futures::pin_mut!(halted);
+    match futures::future::select(servers, halted).await {
+        futures::future::Either::Left(((internal_result, public_result), _)) => {
+            internal_result?;
+            public_result?;
+            Ok(())
+        }
+        futures::future::Either::Right((reason, servers)) => {
+            // The servers stop only while they are polled.
+            let stopping = futures::future::join_all(handles.iter().map(|h| h.stop(false)));
+            let (_, (internal_result, public_result)) =
+                futures::future::join(stopping, servers).await;
+            for e in [internal_result.err(), public_result.err()]
+                .into_iter()
+                .flatten()
+            {
+                tracing::warn!(error = %e, "HTTP server, while stopping");
+            }
+            Err(ServeError::Halted(reason))
+        }
+    }
 }
 
 /// On the first start of a new cluster, initialise it with every configured node as a voter,

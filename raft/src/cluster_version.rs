@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::forward::{write_locally, ClusterClient, ForwardError};
 use crate::state_view::StateView;
 use crate::type_config::{NodeId, Raft};
+use crate::RaftClient;
 
 /// `GET /raft/version`: this node's [`NodeFormats`] as JSON.
 pub const VERSION_PATH: &str = "/raft/version";
@@ -85,8 +86,10 @@ impl ClusterClient {
 
 /// Spawn the leader's task that raises the cluster version (on the current tokio runtime; it
 /// runs on every node and acts only while the node leads).
-pub fn start_raising(raft: Raft, view: StateView, client: ClusterClient) {
+pub fn start_raising(cluster: &RaftClient) {
+    let cluster = cluster.clone();
     tokio::spawn(async move {
+        let (raft, view, client) = (cluster.raft(), cluster.view(), cluster.client());
         let mut tick = tokio::time::interval(RAISE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -94,7 +97,9 @@ pub fn start_raising(raft: Raft, view: StateView, client: ClusterClient) {
             if view.cluster_version() >= format::NEWEST {
                 continue;
             }
-            if let Err(e) = raise_once(&raft, &view, &client).await {
+            // No member is added while the members are asked and the version written.
+            let _changing = cluster.changing_members().await;
+            if let Err(e) = raise_once(raft, view, client).await {
                 tracing::debug!(error = %e, "cluster version not raised yet");
             }
         }

@@ -16,6 +16,8 @@
 //!   ([`Leadership`], the one place that says who leads), group commit ([`Proposer`]) and
 //!   forwarding ([`Forwarder`]), attempt tags and retries, catch-up and the read-index barrier,
 //!   and readiness. [`membership`] holds the membership changes and their safety checks.
+//! - [`Halt`] stops the node when Raft stops on an error or the leader sends entries newer than
+//!   this binary reads.
 //!
 //! Starting a node (see DESIGN.md, "actix and openraft together"): call `Raft::new` from inside a
 //! dedicated multi-threaded tokio runtime, which must outlive the node; sled work runs on that
@@ -51,6 +53,7 @@ mod flusher;
 mod forward;
 mod forwarder;
 mod gather;
+mod halt;
 mod log_reader;
 mod log_store;
 pub mod membership;
@@ -75,6 +78,7 @@ pub use forward::{
     Forwarded, FORWARD_PATH, READ_INDEX_PATH,
 };
 pub use forwarder::Forwarder;
+pub use halt::Halt;
 pub use log_reader::LogReader;
 pub use log_store::LogStore;
 pub use network::{NetworkFactory, NetworkSetupError, PeerClient, PeerError};

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use mcpauth_state::format::FormatVersion;
 use openraft::ChangeMembers;
 use serde::Serialize;
 
@@ -44,6 +45,20 @@ pub enum MembershipError {
         id: NodeId,
         matched: Option<u64>,
         last: u64,
+    },
+    #[error("cannot ask node {id} at {addr} which storage formats it reads ({reason}): start it before adding it")]
+    FormatsUnknown {
+        id: NodeId,
+        addr: String,
+        reason: String,
+    },
+    #[error("node {id} runs mcpauth {binary}, which reads storage formats {oldest} to {newest}, and the cluster writes format {cluster_version}: run a release that reads it on that node")]
+    CannotRead {
+        id: NodeId,
+        binary: String,
+        oldest: FormatVersion,
+        newest: FormatVersion,
+        cluster_version: FormatVersion,
     },
     /// openraft refused the change (another change in progress, an unknown node).
     #[error("{0}")]
@@ -107,8 +122,31 @@ impl<'a> Membership<'a> {
     }
 
     /// Add `id` at internal address `addr` as a learner (it starts receiving the log, or a
-    /// snapshot, at once; the call does not wait for it to catch up).
+    /// snapshot, at once; the call does not wait for it to catch up). Refused when its binary
+    /// does not read the storage format the cluster writes: it would stop at the first entry.
     pub async fn add_learner(&self, id: NodeId, addr: String) -> Result<(), MembershipError> {
+        // The cluster version stays put until the learner is in (then the leader asks it too).
+        let _changing = self.client.changing_members().await;
+        let formats = self
+            .client
+            .client()
+            .node_formats(&addr)
+            .await
+            .map_err(|e| MembershipError::FormatsUnknown {
+                id,
+                addr: addr.clone(),
+                reason: e.to_string(),
+            })?;
+        let cluster_version = self.client.view().cluster_version();
+        if !(formats.oldest..=formats.newest).contains(&cluster_version) {
+            return Err(MembershipError::CannotRead {
+                id,
+                binary: formats.binary,
+                oldest: formats.oldest,
+                newest: formats.newest,
+                cluster_version,
+            });
+        }
         tracing::info!(node = id, %addr, "adding a learner");
         self.client
             .raft()

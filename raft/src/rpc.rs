@@ -13,6 +13,7 @@
 //! misconfigured node and backs off.
 
 use bincode::Options;
+use mcpauth_state::format::{FormatError, FormatVersion, NEWEST};
 use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -72,6 +73,10 @@ pub enum RpcError {
         #[source]
         source: bincode::Error,
     },
+    /// The leader sent entries (or a snapshot) in a storage format this binary does not read:
+    /// stop the node ([`crate::Halt`]) rather than refuse them forever.
+    #[error("received {kind:?} from the leader in storage format {found}, newer than this mcpauth reads (up to {NEWEST}): run a newer mcpauth on this node, or remove it from the cluster")]
+    NewerFormat { kind: RpcKind, found: FormatVersion },
     #[error("cannot encode the {kind:?} response: {source}")]
     Encode {
         kind: RpcKind,
@@ -80,12 +85,22 @@ pub enum RpcError {
     },
 }
 
+impl RpcError {
+    /// Whether this node must stop: it cannot follow a leader that writes what it cannot read.
+    pub fn stops_the_node(&self) -> bool {
+        matches!(self, RpcError::NewerFormat { .. })
+    }
+}
+
 /// Decode `body` as an RPC of `kind`, hand it to the local `raft`, and encode its answer.
 ///
 /// Safe to call from any runtime (actix's included): it only sends a message to Raft's own
 /// tasks and awaits the reply.
 pub async fn handle_rpc(raft: &Raft, kind: RpcKind, body: &[u8]) -> Result<Vec<u8>, RpcError> {
-    let decode_error = |source| RpcError::Decode { kind, source };
+    let decode_error = |source: bincode::Error| match FormatError::newer_in(&source.to_string()) {
+        Some(found) => RpcError::NewerFormat { kind, found },
+        None => RpcError::Decode { kind, source },
+    };
     match kind {
         RpcKind::AppendEntries => {
             let req: AppendEntriesRequest<TypeConfig> = decode_wire(body).map_err(decode_error)?;

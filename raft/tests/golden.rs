@@ -197,6 +197,12 @@ fn an_entry_of_a_newer_format_is_refused_with_a_clear_message() {
         message.contains("storage format 4") && message.contains("newer"),
         "unclear: {message}"
     );
+    // What a node checks to stop rather than refuse the entry as corrupt.
+    assert_eq!(format::FormatError::newer_in(&message), Some(4));
+    bytes[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
+    bytes.truncate(bytes.len() - 1);
+    let corrupt = decode::<Entry>(&bytes).expect_err("a truncated entry must not decode");
+    assert_eq!(format::FormatError::newer_in(&corrupt.to_string()), None);
 
     let mut snapshot = fixture.snapshot.clone();
     snapshot[..4].copy_from_slice(&9u32.to_le_bytes());

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::fault_proxy::{node_ip, FaultProxy};
+pub use crate::gate::serial;
+use crate::gate::{self, Gate};
 use crate::{binary, Target, ADMIN_PASSWORD, RESOURCE};
 
 pub const SECRET_HEADER: &str = "x-mcpauth-cluster-secret";
@@ -124,6 +126,8 @@ pub struct TestCluster {
     pool: Pool,
     pub proxy: Option<FaultProxy>,
     internal: reqwest::Client,
+    /// A shared hold, or nothing more when the test holds [`serial`] (see [`crate::gate`]).
+    _gate: Gate,
 }
 
 /// `n` distinct free TCP ports on `ip` (held together while chosen, so they differ).
@@ -170,6 +174,7 @@ impl TestCluster {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .expect("client"),
+            _gate: gate::shared().await,
         };
         for id in 1..=options.nodes {
             cluster.declare(id);
@@ -333,6 +338,50 @@ impl TestCluster {
         self.members
             .get_mut(&id)
             .unwrap_or_else(|| panic!("node {id} is not in this cluster"))
+    }
+
+    /// Node `id`'s data directory (its sled database).
+    pub fn data_dir(&self, id: u64) -> PathBuf {
+        self.member(id);
+        self.path.join(format!("node{id}"))
+    }
+
+    /// Wait until node `id`'s process exits by itself, and answer how; None if it still runs
+    /// after `timeout` (or was not started).
+    pub async fn wait_exit(
+        &mut self,
+        id: u64,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let m = self.member_mut(id);
+            match m.child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => {
+                    m.child = None;
+                    return Some(status);
+                }
+                Some(Ok(None)) if Instant::now() < deadline => {}
+                _ => return None,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A POST of raw bytes to node `id`'s internal server with the secret (a Raft RPC):
+    /// (status, body as text).
+    pub async fn internal_post_bytes(&self, id: u64, path: &str, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .internal
+            .post(self.internal_url(id, path))
+            .header(SECRET_HEADER, self.secret())
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} on node {id}: {e}"));
+        let code = response.status().as_u16();
+        (code, response.text().await.unwrap_or_default())
     }
 
     pub fn secret_path(&self) -> PathBuf {
@@ -691,12 +740,4 @@ impl Drop for TestCluster {
             }
         }
     }
-}
-
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Held by each cluster test for its whole run: tests of one binary run one cluster at a time
-/// (three or four nodes and a workload already fill two cores; timings stay meaningful).
-pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().await
 }

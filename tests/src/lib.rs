@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 pub mod cluster;
 pub mod fault_proxy;
 pub mod federation;
+pub mod gate;
 pub mod idp;
 pub mod workload;
 
@@ -88,6 +89,8 @@ pub struct Node {
     pub data: tempfile::TempDir,
     args: Vec<String>,
     child: Option<Child>,
+    /// Shares the test binary with other light tests, never with a cluster test.
+    _gate: gate::Gate,
 }
 
 impl Node {
@@ -124,6 +127,7 @@ impl Node {
             data,
             args,
             child: None,
+            _gate: gate::shared().await,
         };
         node.spawn().await;
         node

@@ -37,6 +37,10 @@ impl ResponseError for AdminError {
                 | MembershipError::LastVoter
                 | MembershipError::WouldLoseQuorum { .. }
                 | MembershipError::NotCaughtUp { .. }
+                | MembershipError::CannotRead { .. }
+                // The node to add must be up first (not "this node cannot reach the leader":
+                // the CLI would try the next node).
+                | MembershipError::FormatsUnknown { .. }
                 | MembershipError::Refused(_) => StatusCode::CONFLICT,
             },
             AdminError::Write(_) => StatusCode::SERVICE_UNAVAILABLE,

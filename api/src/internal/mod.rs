@@ -25,6 +25,8 @@ pub struct InternalState {
     pub secret: String,
     /// Seals provider secrets given to the admin API.
     pub sealer: crate::sealer::Sealer,
+    /// Stops the node when the leader sends what this binary cannot read.
+    pub halt: mcpauth_raft::Halt,
 }
 
 /// Refuse (401) a request without the cluster secret, and log who tried; pass the others on.

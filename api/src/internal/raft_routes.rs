@@ -14,6 +14,10 @@ fn octets(body: Vec<u8>) -> HttpResponse {
 async fn rpc(state: web::Data<InternalState>, body: web::Bytes, kind: RpcKind) -> HttpResponse {
     match mcpauth_raft::handle_rpc(state.cluster.raft(), kind, &body).await {
         Ok(bytes) => octets(bytes),
+        Err(e) if e.stops_the_node() => {
+            state.halt.halt(e.to_string());
+            HttpResponse::BadRequest().body(e.to_string())
+        }
         Err(e) => {
             tracing::warn!(error = %e, "malformed Raft RPC");
             HttpResponse::BadRequest().body(e.to_string())

@@ -181,14 +181,9 @@ async fn start_raft(dir: &std::path::Path) -> Result<Cluster, HarnessError> {
         .map_err(setup("election"))?;
     let proposer = Proposer::start(raft.clone(), view.clone());
     let forwarder = Forwarder::start(network.cluster_client(), view.clone());
-    mcpauth_raft::start_raising(raft.clone(), view.clone(), network.cluster_client());
-    Ok(Cluster::new(
-        raft,
-        view,
-        network.cluster_client(),
-        proposer,
-        forwarder,
-    ))
+    let cluster = Cluster::new(raft, view, network.cluster_client(), proposer, forwarder);
+    mcpauth_raft::start_raising(&cluster);
+    Ok(cluster)
 }
 
 /// The binary's first-start bootstrap: admin user, signing key, settings.

@@ -18,6 +18,7 @@ mod error;
 mod health;
 mod route;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcpauth_state::{Command, Outcome, State};
@@ -59,6 +60,9 @@ pub struct RaftClient {
     proposer: Proposer,
     forwarder: Forwarder,
     health: WriteHealth,
+    /// Held while the members or the cluster version change, on the leader: the cluster version
+    /// is never raised past what a node being added reads (`cluster_version`, `membership`).
+    changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl RaftClient {
@@ -76,6 +80,7 @@ impl RaftClient {
             proposer,
             forwarder,
             health: WriteHealth::default(),
+            changes: Arc::default(),
         }
     }
 
@@ -95,6 +100,11 @@ impl RaftClient {
 
     pub fn client(&self) -> &ClusterClient {
         &self.client
+    }
+
+    /// Taken before changing the members or the cluster version.
+    pub(crate) async fn changing_members(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
     /// Who leads now, as this node knows it.

@@ -72,7 +72,22 @@ pub enum FormatError {
     Codec(#[from] bincode::Error),
 }
 
+/// How [`FormatError::Newer`] begins; [`FormatError::newer_in`] looks for it.
+const NEWER_PREFIX: &str = "written in storage format ";
+
 impl FormatError {
+    /// The format named by a [`FormatError::Newer`] somewhere in `message`: bincode keeps an
+    /// error raised inside a decoder (the envelope's) only as text, and a caller must still tell
+    /// "newer than this binary" (stop the node) from "corrupt" (refuse the message).
+    pub fn newer_in(message: &str) -> Option<FormatVersion> {
+        message.match_indices(NEWER_PREFIX).find_map(|(at, _)| {
+            let rest = &message[at + NEWER_PREFIX.len()..];
+            let (number, rest) = rest.split_once(',')?;
+            let found: FormatVersion = number.parse().ok()?;
+            (rest.starts_with(" newer than") && found > NEWEST).then_some(found)
+        })
+    }
+
     fn check_readable(format: FormatVersion) -> Result<(), FormatError> {
         match format {
             f if f > NEWEST => Err(FormatError::Newer { found: f }),

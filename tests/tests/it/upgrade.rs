@@ -139,6 +139,7 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
         cluster.logs()
     );
     let (digest, index) = cluster.wait_converged().await;
+    let refused = a_previous_release_node_is_not_added(&mut cluster, previous).await;
     let raised = cluster.logs().matches("cluster version raised").count();
     assert!(
         raised >= 1,
@@ -148,13 +149,52 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
     eprintln!(
         "rolling upgrade: {}; cluster version 3 on every node {raised_after:?} after the last \
          upgrade; stream: {}; {} chains, {} codes acknowledged; converged at index {index} \
-         ({digest}); total {:?}",
+         ({digest}); a 0.1 node then refused: {refused}; total {:?}",
         report.join("; "),
         stats.summary(),
         ack.chains.len(),
         ack.codes.len(),
         t0.elapsed()
     );
+}
+
+/// Once the cluster writes format 3, `cluster add-node` refuses a node running 0.1 (it would
+/// stop at the first entry) and the members stay as they were. Answers what it printed.
+async fn a_previous_release_node_is_not_added(
+    cluster: &mut TestCluster,
+    previous: std::path::PathBuf,
+) -> String {
+    let members = cluster.ids();
+    cluster.add_node_config(4);
+    cluster.set_binary(4, previous);
+    cluster.start_node(4);
+    let config = cluster.config.display().to_string();
+    let add = ["cluster", "add-node", "--config", &config, "--node", "4"];
+    // Until its internal server listens, the refusal is that it cannot be asked.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (code, printed) = loop {
+        let (code, out, err) = cluster.cli(&add).await;
+        let printed = format!("{out}{err}");
+        if code == 0 || !printed.contains("cannot ask node 4") || Instant::now() > deadline {
+            break (code, printed);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_ne!(
+        code, 0,
+        "a 0.1 node was added to a format-3 cluster: {printed}"
+    );
+    assert!(
+        printed.contains("reads storage formats 1 to 2")
+            && printed.contains("the cluster writes format 3"),
+        "add-node did not say why: {printed}"
+    );
+    let status = cluster.status_of(members[0]).await;
+    let voters: Vec<u64> = serde_json::from_value(status["voters"].clone()).expect("voters");
+    assert_eq!(voters, members, "{status}");
+    assert_eq!(status["learners"], serde_json::json!([]), "{status}");
+    cluster.kill(4);
+    printed.trim().to_owned()
 }
 
 /// The refresh token of a token response, and the kid of its access token.

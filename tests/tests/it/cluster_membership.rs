@@ -308,15 +308,16 @@ async fn nodes_are_added_and_removed_under_load_with_the_cli() {
 }
 
 /// The admin API's membership refusals, each with its status and a reason, through a follower
-/// (relayed to the leader) and the leader alike: a learner that has not caught up is not
-/// promoted (unless forced), an unknown node is not removed, and a voter is not "promoted".
+/// (relayed to the leader) and the leader alike: a node that does not say which storage formats
+/// it reads is not added, a learner that has not caught up is not promoted (unless forced), an
+/// unknown node is not removed, and a voter is not "promoted".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn membership_changes_that_are_not_safe_are_refused_with_typed_answers() {
     let _serial = serial().await;
     let mut cluster = TestCluster::start(3).await;
     let leader = cluster.leader().await;
     let follower = cluster.ids().into_iter().find(|&i| i != leader).unwrap();
-    // A learner at an address where nothing listens: it never catches up.
+    // Nothing listens there: whether it could read the log is unknown, so it is not added.
     let (status, body) = cluster
         .admin_post(
             follower,
@@ -324,7 +325,45 @@ async fn membership_changes_that_are_not_safe_are_refused_with_typed_answers() {
             json!({ "id": 9, "raft": "127.0.0.1:9" }),
         )
         .await;
-    assert_eq!(status, 200, "add-learner: {body}");
+    assert_eq!(status, 409, "add-learner of a node that is not up: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("which storage formats it reads")),
+        "{body}"
+    );
+    let status = cluster.status_of(leader).await;
+    assert!(ids(&status["learners"]).is_empty(), "not added: {status}");
+
+    // A real fourth node, added as a learner and then killed, falls behind as writes go on.
+    cluster.add_node_config(9);
+    cluster.start_node(9);
+    let raft = cluster.raft_addr(9).to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = cluster
+            .admin_post(
+                follower,
+                "/cluster/add-learner",
+                json!({ "id": 9, "raft": raft }),
+            )
+            .await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            status == 409 && Instant::now() < deadline,
+            "add-learner of a started node: {status} {body}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster.kill(9);
+    let endpoint = cluster.endpoint(leader);
+    // One entry each: more than a learner may lag and still count as caught up.
+    for _ in 0..mcpauth_raft::membership::PROMOTE_LAG + 10 {
+        mcpauth_tests::register_public(&endpoint).await;
+    }
     for via in [follower, leader] {
         let (status, body) = cluster
             .admin_post(via, "/cluster/promote", json!({ "id": 9 }))

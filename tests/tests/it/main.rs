@@ -1,0 +1,24 @@
+//! The integration tests: the real `mcpauth` binary (target/release/mcpauth, or
+//! `MCPAUTH_BIN`) over real HTTP, with real identity providers and, for the upgrade tests, the
+//! real previous release. One test binary, so the harness is compiled and linked once; cluster
+//! tests take [`mcpauth_tests::gate::serial`] and run alone, lighter tests share the binary
+//! (`mcpauth_tests::gate`).
+
+mod authorize;
+mod cluster_bootstrap;
+mod cluster_consistency;
+mod cluster_failover;
+mod cluster_heal;
+mod cluster_membership;
+mod cluster_partition;
+mod cluster_security;
+mod discovery;
+mod federation_cli;
+mod federation_ldap_saml;
+mod federation_oidc;
+mod newer_format;
+mod registration;
+mod restart;
+mod startup;
+mod token;
+mod upgrade;
