@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the previous release of mcpauth (0.1, storage format 2) from git, for the upgrade
-# tests (tests/tests/upgrade.rs): target/upgrade/mcpauth-0.1. Its sources come from this
+# tests (tests/tests/it/upgrade.rs): target/upgrade/mcpauth-0.1. Its sources come from this
 # repository's history (the commit below); it shares target/ so that the dependencies, the same
 # versions as today's, are compiled once. Skips the build when the binary is there already.
 set -euo pipefail

@@ -60,12 +60,6 @@ impl Clock for FixedClock {
     }
 }
 
-/// The wall clock read once, for start-up paths that run before any app state exists (the
-/// node's validation of its config file). Request paths use the app state's clock instead.
-pub fn now() -> UnixTime {
-    SystemClock.now()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,7 @@ async fn run(
     secret: String,
     halt: Halt,
 ) -> Result<(), ServeError> {
+    let clock = SystemClock::shared();
     // The file's providers are checked at every start, so a mistake is reported at once even
     // when they only seed the cluster's first start.
     let identity_providers = settings
@@ -134,7 +135,7 @@ async fn run(
                 .map_err(|e| e.to_string())
                 .and_then(|spec| {
                     let id = spec.id.clone();
-                    spec.into_stored(&sealer, mcpauth_api::clock::now())
+                    spec.into_stored(&sealer, clock.now())
                         .map_err(|e| format!("{id}: {e}"))
                 })
         })
@@ -147,6 +148,7 @@ async fn run(
         secret,
         sealer: sealer.clone(),
         halt: halt.clone(),
+        clock: clock.clone(),
     });
     let internal = HttpServer::new(move || {
         App::new()
@@ -164,7 +166,6 @@ async fn run(
         tracing::warn!("no --resource configured: tokens will be issued for any resource a client names; this is for trying mcpauth out, not for production");
     }
     let config = server_config(&settings);
-    let clock = SystemClock::shared();
     let config_actor = ConfigActor::new(
         cluster.clone(),
         sealer.clone(),

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{AdminError, InternalState};
-use crate::clock;
 use crate::upstream::config::ProviderSpec;
 
 /// A provider as the admin API shows it: the configuration without its secret.
@@ -83,7 +82,7 @@ pub fn stored_provider(
         Some(_) => return Err("the id in the body differs from the id in the path".into()),
     }
     let spec = ProviderSpec::from_json(value).map_err(|e| format!("invalid provider: {e}"))?;
-    spec.into_stored(&state.sealer, clock::now())
+    spec.into_stored(&state.sealer, state.clock.now())
         .map_err(|e| format!("invalid provider: {e}"))
 }
 

@@ -25,6 +25,8 @@ pub struct InternalState {
     pub secret: String,
     /// Seals provider secrets given to the admin API.
     pub sealer: crate::sealer::Sealer,
+    /// The node's clock (the same one the public routes read).
+    pub clock: crate::clock::SharedClock,
     /// Stops the node when the leader sends what this binary cannot read.
     pub halt: mcpauth_raft::Halt,
 }
