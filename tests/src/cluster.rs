@@ -286,6 +286,23 @@ impl TestCluster {
         self.members.keys().copied().collect()
     }
 
+    /// The next node of a rolling restart or upgrade, taken out of `remaining`: a follower
+    /// while others remain, so that the leader goes last if leadership stays put.
+    pub async fn next_to_roll(&mut self, remaining: &mut Vec<u64>) -> (u64, u64) {
+        let leader = self.leader().await;
+        let id = if remaining.len() > 1 {
+            remaining
+                .iter()
+                .copied()
+                .find(|&i| i != leader)
+                .unwrap_or(remaining[0])
+        } else {
+            remaining[0]
+        };
+        remaining.retain(|&i| i != id);
+        (id, leader)
+    }
+
     /// Nodes whose process is running.
     pub fn running(&mut self) -> Vec<u64> {
         self.members

@@ -178,17 +178,7 @@ async fn a_rolling_restart_under_load_loses_nothing_acknowledged() {
     let mut remaining = cluster.ids();
     let total = remaining.len();
     for position in 0..total {
-        let leader = cluster.leader().await;
-        let id = if position + 1 < total {
-            remaining
-                .iter()
-                .copied()
-                .find(|&i| i != leader)
-                .unwrap_or(remaining[0])
-        } else {
-            remaining[0]
-        };
-        remaining.retain(|&i| i != id);
+        let (id, leader) = cluster.next_to_roll(&mut remaining).await;
         let step = Instant::now();
         let how = if position % 2 == 0 {
             let (graceful, took) = cluster.terminate(id, Duration::from_secs(15)).await;

@@ -76,20 +76,9 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
     // again on the same data with this version's binary.
     let mut report = Vec::new();
     let mut remaining = cluster.ids();
-    let total = remaining.len();
     let mut upgraded = Vec::new();
-    for position in 0..total {
-        let leader = cluster.leader().await;
-        let id = if position + 1 < total {
-            remaining
-                .iter()
-                .copied()
-                .find(|&i| i != leader)
-                .unwrap_or(remaining[0])
-        } else {
-            remaining[0]
-        };
-        remaining.retain(|&i| i != id);
+    while !remaining.is_empty() {
+        let (id, leader) = cluster.next_to_roll(&mut remaining).await;
         let step = Instant::now();
         let (graceful, _) = cluster.terminate(id, Duration::from_secs(15)).await;
         cluster.set_binary(id, binary());
