@@ -65,6 +65,24 @@ async fn wait_newest(cluster: &TestCluster) {
     }
 }
 
+/// A one-node cluster at the newest format with a signed-in client: its id and refresh token.
+async fn signed_in_on_newest(cluster: &TestCluster) -> (String, String) {
+    wait_newest(cluster).await;
+    let (client_id, body) = login_and_redeem(&cluster.endpoint(1)).await;
+    let token = body["refresh_token"].as_str().expect("refresh_token");
+    (client_id, token.to_owned())
+}
+
+/// The last line node 1 printed as it exited (`mcpauth: ...`).
+fn stop_message(cluster: &TestCluster) -> String {
+    let log = cluster.log(1);
+    log.lines()
+        .rev()
+        .find(|l| l.starts_with("mcpauth:"))
+        .unwrap_or("-")
+        .to_owned()
+}
+
 fn assert_says_newer(log: &str) {
     let newer = format!("storage format {}", NEWEST + 1);
     assert!(
@@ -78,12 +96,7 @@ fn assert_says_newer(log: &str) {
 async fn a_node_stops_when_the_leader_sends_entries_newer_than_it_reads() {
     let _serial = serial().await;
     let mut cluster = TestCluster::start(1).await;
-    wait_newest(&cluster).await;
-    let (client_id, body) = login_and_redeem(&cluster.endpoint(1)).await;
-    let token = body["refresh_token"]
-        .as_str()
-        .expect("refresh_token")
-        .to_owned();
+    let (client_id, token) = signed_in_on_newest(&cluster).await;
     let before = cluster.status_of(1).await;
 
     let command = VersionedCommand::new(NEWEST, Command::SetClusterVersion { version: NEWEST });
@@ -123,12 +136,7 @@ async fn a_node_stops_when_the_leader_sends_entries_newer_than_it_reads() {
     refreshed(&cluster, &client_id, &token).await;
     eprintln!(
         "stopped {stopped_after:?} after the leader's format-4 entries: {}",
-        cluster
-            .log(1)
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("mcpauth:"))
-            .unwrap_or("-")
+        stop_message(&cluster)
     );
 }
 
@@ -136,12 +144,7 @@ async fn a_node_stops_when_the_leader_sends_entries_newer_than_it_reads() {
 async fn a_node_does_not_start_on_entries_newer_than_it_reads() {
     let _serial = serial().await;
     let mut cluster = TestCluster::start(1).await;
-    wait_newest(&cluster).await;
-    let (client_id, body) = login_and_redeem(&cluster.endpoint(1)).await;
-    let token = body["refresh_token"]
-        .as_str()
-        .expect("refresh_token")
-        .to_owned();
+    let (client_id, token) = signed_in_on_newest(&cluster).await;
     cluster.terminate(1, Duration::from_secs(15)).await;
 
     // The newest command entry of its log, as a newer release would have written it.
@@ -176,12 +179,7 @@ async fn a_node_does_not_start_on_entries_newer_than_it_reads() {
     assert_says_newer(&cluster.log(1));
     eprintln!(
         "on its own format-4 entry the node said: {}",
-        cluster
-            .log(1)
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("mcpauth:"))
-            .unwrap_or("-")
+        stop_message(&cluster)
     );
 
     // Put back as this release wrote it, the data is whole.
