@@ -1,5 +1,11 @@
 //! Node-local settings of the HTTP layer (lifetimes, issuer, scopes).
 
+use mcpauth_state::RefreshReuse;
+
+/// How long a rotated refresh token stays acceptable again under the default policy: long
+/// enough for a client retrying after a lost response or two sessions sharing a token.
+pub const DEFAULT_REFRESH_GRACE_SECS: u64 = 60;
+
 /// How the OAuth routes behave. The same on every node of a cluster (one cluster.toml).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -7,6 +13,8 @@ pub struct ServerConfig {
     pub issuer: String,
     pub access_token_ttl: u64,
     pub refresh_idle_ttl: u64,
+    /// What a rotated refresh token presented again gets (`refresh_reuse`, `refresh_grace_secs`).
+    pub refresh_reuse: RefreshReuse,
     pub code_ttl: u64,
     pub session_ttl: u64,
     /// Registrations that never complete a login are reaped after this many seconds.
@@ -20,6 +28,9 @@ impl ServerConfig {
             issuer: issuer.into(),
             access_token_ttl: 3600,
             refresh_idle_ttl: 30 * 24 * 3600,
+            refresh_reuse: RefreshReuse::Grace {
+                secs: DEFAULT_REFRESH_GRACE_SECS,
+            },
             code_ttl: 60,
             session_ttl: 12 * 3600,
             unclaimed_client_ttl: 24 * 3600,

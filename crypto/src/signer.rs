@@ -65,8 +65,13 @@ impl std::fmt::Debug for TokenSigner {
 }
 
 impl TokenSigner {
-    /// Make a new P-256 key, returned as the record to propose (private part sealed).
-    pub fn generate(sealer: &Sealer, now: UnixTime) -> Result<SigningKey, SignerError> {
+    /// Make a new P-256 key, returned as the record to propose (private part sealed): published
+    /// from `now`, signing from `activates_at`.
+    pub fn generate(
+        sealer: &Sealer,
+        now: UnixTime,
+        activates_at: UnixTime,
+    ) -> Result<SigningKey, SignerError> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| SignerError::BadKey)?;
@@ -79,6 +84,8 @@ impl TokenSigner {
             public_key,
             sealed_private_key: sealer.seal(SIGNING_KEY_PURPOSE, pkcs8.as_ref())?,
             created_at: now,
+            activates_at,
+            retires_at: None,
         })
     }
 
@@ -142,7 +149,7 @@ mod tests {
     #[test]
     fn signed_tokens_verify_with_the_published_jwk() {
         let sealer = Sealer::new(&[1u8; 32]).unwrap();
-        let record = TokenSigner::generate(&sealer, 100).unwrap();
+        let record = TokenSigner::generate(&sealer, 100, 100).unwrap();
         let signer = TokenSigner::load(&sealer, &record).unwrap();
         let token = signer
             .sign(&AccessClaims {

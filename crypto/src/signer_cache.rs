@@ -95,17 +95,17 @@ mod tests {
             loads: Cell::new(0),
         };
         assert!(matches!(cache.signer(&keys), Err(SignerCacheError::NoKey)));
-        let first = TokenSigner::generate(&sealer, 1).unwrap();
+        let first = TokenSigner::generate(&sealer, 1, 1).unwrap();
         *keys.active.borrow_mut() = Some(first.clone());
         assert_eq!(cache.signer(&keys).unwrap().kid(), first.kid);
         assert_eq!(cache.signer(&keys).unwrap().kid(), first.kid);
         assert_eq!(keys.loads.get(), 1);
-        let second = TokenSigner::generate(&sealer, 2).unwrap();
+        let second = TokenSigner::generate(&sealer, 2, 2).unwrap();
         *keys.active.borrow_mut() = Some(second.clone());
         assert_eq!(cache.signer(&keys).unwrap().kid(), second.kid);
         assert_eq!(keys.loads.get(), 2);
         // A key sealed under another seal key is an error, not a signer.
-        let foreign = TokenSigner::generate(&Sealer::new(&[4u8; 32]).unwrap(), 3).unwrap();
+        let foreign = TokenSigner::generate(&Sealer::new(&[4u8; 32]).unwrap(), 3, 3).unwrap();
         *keys.active.borrow_mut() = Some(foreign);
         assert!(matches!(
             cache.signer(&keys),

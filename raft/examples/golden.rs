@@ -3,7 +3,7 @@
 //! answers and a snapshot, exactly as this binary stores and sends them.
 //!
 //! ```sh
-//! cargo run -p mcpauth-raft --example golden -- raft/tests/golden/format3
+//! cargo run -p mcpauth-raft --example golden -- raft/tests/golden/format4
 //! ```
 //!
 //! Run it once, when a format is new, and check the output in; never regenerate the fixtures
@@ -18,9 +18,24 @@ use mcpauth_raft::{encode_forward_reply, Entry, EntryPayload, Forwarded, Members
 use mcpauth_state::format::NEWEST;
 use mcpauth_state::*;
 
-include!("../tests/golden/sample_format1.rs");
-include!("../tests/golden/sample_format2.rs");
-include!("../tests/golden/sample_format3.rs");
+/// Format 2's sample in its frozen types (see raft/tests/golden.rs).
+mod frozen_v2 {
+    use mcpauth_state::format::v2::*;
+    include!("../tests/golden/sample_format1.rs");
+    include!("../tests/golden/sample_format2.rs");
+    pub fn format2() -> Vec<Command> {
+        sample_format2()
+    }
+}
+
+fn earlier_commands() -> Vec<Command> {
+    frozen_v2::format2()
+        .into_iter()
+        .map(Command::from)
+        .collect()
+}
+
+include!("../tests/golden/sample_format4.rs");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).ok_or("output directory")?);
@@ -40,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut state = State::default();
     let mut outcomes = Vec::new();
-    for (i, command) in sample_format3().into_iter().enumerate() {
+    for (i, command) in sample_format4().into_iter().enumerate() {
         let index = i as u64 + 3;
         let outcome = state.apply(&command);
         let reply = Ok(Forwarded {

@@ -3,8 +3,12 @@
 //! `golden/format<N>/` holds what format N's release stored and sent for the same sample of
 //! commands (`golden/sample_format<N>.rs`): log entries as the log store keeps them, a leader's
 //! answers to forwarded writes, and the snapshot of the final state. Formats 1 and 2 were
-//! written by those releases themselves (`golden/generate/released.rs`); format 3 by
-//! `cargo run -p mcpauth-raft --example golden`.
+//! written by those releases themselves (`golden/generate/released.rs`); formats 3 and 4 by
+//! `cargo run -p mcpauth-raft --example golden` of their time.
+//!
+//! A sample is written with the frozen types of the format it was recorded in (struct literals
+//! with every field, `include!`d into a module that brings that format's names into scope) and
+//! converted to today's model; only the newest format's sample uses the model itself.
 //!
 //! Each format's bytes must decode to the sample's commands in today's model, re-applying them
 //! must give the outcomes and the state that release recorded, and where this binary still
@@ -17,9 +21,39 @@ use mcpauth_raft::{decode_forward_reply, encode_forward_reply, Entry, EntryPaylo
 use mcpauth_state::format::{self, FormatVersion, NEWEST};
 use mcpauth_state::*;
 
-include!("golden/sample_format1.rs");
-include!("golden/sample_format2.rs");
-include!("golden/sample_format3.rs");
+/// The samples of formats 1 and 2 in format 2's frozen types (format 1 is its prefix).
+mod frozen_v2 {
+    use mcpauth_state::format::v2::*;
+    include!("golden/sample_format1.rs");
+    include!("golden/sample_format2.rs");
+    pub fn format1() -> Vec<Command> {
+        sample_format1()
+    }
+    pub fn format2() -> Vec<Command> {
+        sample_format2()
+    }
+}
+
+/// The sample of format 3 in format 3's frozen types.
+mod frozen_v3 {
+    use mcpauth_state::format::v3::*;
+    include!("golden/sample_format1.rs");
+    include!("golden/sample_format2.rs");
+    include!("golden/sample_format3.rs");
+    pub fn format3() -> Vec<Command> {
+        sample_format3()
+    }
+}
+
+/// Format 2's sample in today's model: what every later format's sample starts from.
+fn earlier_commands() -> Vec<Command> {
+    frozen_v2::format2()
+        .into_iter()
+        .map(Command::from)
+        .collect()
+}
+
+include!("golden/sample_format4.rs");
 
 /// One format's fixture files.
 struct Fixture {
@@ -42,9 +76,10 @@ fn fixture(format: FormatVersion) -> Fixture {
 
 fn sample(format: FormatVersion) -> Vec<Command> {
     match format {
-        1 => sample_format1(),
-        2 => sample_format2(),
-        3 => sample_format3(),
+        1 => frozen_v2::format1().into_iter().map(Into::into).collect(),
+        2 => earlier_commands(),
+        3 => frozen_v3::format3().into_iter().map(Into::into).collect(),
+        4 => sample_format4(),
         other => panic!("no sample for format {other}"),
     }
 }
@@ -174,35 +209,45 @@ fn format_3_decodes() {
 }
 
 #[test]
+fn format_4_decodes() {
+    check_decodes(4);
+}
+
+#[test]
 fn format_2_is_written_exactly_as_0_1_wrote_it() {
     check_writes(2);
 }
 
 #[test]
 fn format_3_is_written_exactly_as_its_fixture() {
-    assert_eq!(NEWEST, 3, "a new format needs its own fixture and test");
     check_writes(3);
 }
 
 #[test]
+fn format_4_is_written_exactly_as_its_fixture() {
+    assert_eq!(NEWEST, 4, "a new format needs its own fixture and test");
+    check_writes(4);
+}
+
+#[test]
 fn an_entry_of_a_newer_format_is_refused_with_a_clear_message() {
-    // A format-3 entry with its format number raised to one this binary does not read.
-    let fixture = fixture(3);
+    // A format-4 entry with its format number raised to one this binary does not read.
+    let fixture = fixture(NEWEST);
     let mut bytes = fixture.entries[3].clone();
     // Entry: log id (term u64, node u64, index u64), payload variant u32 (1 = Normal), then the
     // envelope: variant u32 (21 = Framed), format u32.
     let at = 8 + 8 + 8 + 4 + 4;
-    assert_eq!(bytes[at..at + 4], 3u32.to_le_bytes());
-    bytes[at..at + 4].copy_from_slice(&4u32.to_le_bytes());
-    let error = decode::<Entry>(&bytes).expect_err("a format-4 entry must not decode");
+    assert_eq!(bytes[at..at + 4], NEWEST.to_le_bytes());
+    bytes[at..at + 4].copy_from_slice(&(NEWEST + 1).to_le_bytes());
+    let error = decode::<Entry>(&bytes).expect_err("a newer entry must not decode");
     let message = error.to_string();
     assert!(
-        message.contains("storage format 4") && message.contains("newer"),
+        message.contains(&format!("storage format {}", NEWEST + 1)) && message.contains("newer"),
         "unclear: {message}"
     );
     // What a node checks to stop rather than refuse the entry as corrupt.
-    assert_eq!(format::FormatError::newer_in(&message), Some(4));
-    bytes[at..at + 4].copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(format::FormatError::newer_in(&message), Some(NEWEST + 1));
+    bytes[at..at + 4].copy_from_slice(&NEWEST.to_le_bytes());
     bytes.truncate(bytes.len() - 1);
     let corrupt = decode::<Entry>(&bytes).expect_err("a truncated entry must not decode");
     assert_eq!(format::FormatError::newer_in(&corrupt.to_string()), None);
@@ -218,4 +263,16 @@ fn a_command_format_2_cannot_express_is_not_written_in_it() {
     let versioned = VersionedCommand::new(2, Command::SetClusterVersion { version: 3 });
     let error = encode(&versioned).expect_err("format 2 has no SetClusterVersion");
     assert!(error.to_string().contains("SetClusterVersion"), "{error}");
+}
+
+#[test]
+fn a_command_format_3_cannot_express_is_not_written_in_it() {
+    let versioned = VersionedCommand::new(
+        3,
+        Command::DeleteClient {
+            client_id: "app".to_owned(),
+        },
+    );
+    let error = encode(&versioned).expect_err("format 3 has no DeleteClient");
+    assert!(error.to_string().contains("DeleteClient"), "{error}");
 }

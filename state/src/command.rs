@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::federation::{IdentityProvider, LoginSettings, PendingUpstream, Profile};
 use crate::format::FormatVersion;
 use crate::model::{
-    AuthCode, Client, Consent, Digest, Session, Settings, SigningKey, UnixTime, User,
+    AuthCode, Client, ClientMetadata, Consent, Digest, RefreshReuse, Session, Settings, SigningKey,
+    UnixTime, User,
 };
 
 // A command is built once per proposal and serialized at once, so its in-memory size does not
@@ -61,6 +62,9 @@ pub enum Command {
         next: Digest,
         now: UnixTime,
         idle_expires_at: UnixTime,
+        /// What a rotated-out token presented again gets (format 4; format 3 and older
+        /// entries read as `Strict`, and below cluster version 4 apply() is strict).
+        reuse: RefreshReuse,
     },
     /// Add a signing key if the cluster has none yet (first start), else keep the existing one.
     EnsureSigningKey { key: SigningKey },
@@ -122,6 +126,38 @@ pub enum Command {
     /// Raise the cluster version (format 3): every member has said it reads `version`, so
     /// nodes may write it and apply() applies its rules from here on. Never lowers it.
     SetClusterVersion { version: FormatVersion },
+    // Format 4 from here.
+    /// Record a client, or refresh the record of a known one (its registration time, first
+    /// login and registration token are kept): a client ID metadata document when first used
+    /// or changed.
+    PutClient { client: Client },
+    /// RFC 7592 update: replace a client's metadata. Refused if unknown.
+    UpdateClient {
+        client_id: String,
+        metadata: ClientMetadata,
+    },
+    /// RFC 7592 delete: forget a client with its codes, consents and refresh families.
+    /// Refused if unknown.
+    DeleteClient { client_id: String },
+    /// The config file's clients, recorded on the cluster's first start only (as
+    /// [`Command::SeedIdentityProviders`]): refused once seeded.
+    SeedClients { clients: Vec<Client> },
+    /// RFC 7009 for a refresh token: revoke its family. An unknown token is no error (the
+    /// RFC's answer is the same); another client's is refused.
+    RevokeRefreshToken { digest: Digest, client_id: String },
+    /// RFC 7009 for an access token: deny its `jti` until it expires anyway.
+    RevokeAccessToken { jti: String, expires_at: UnixTime },
+    /// Add a signing key that signs from `key.activates_at`; every older key not yet due to
+    /// retire retires at `retire_previous_at` (when the last token it can sign expires).
+    AddSigningKey {
+        key: SigningKey,
+        retire_previous_at: UnixTime,
+    },
+    /// Replace a local user's password hash. Refused if the user is unknown.
+    SetUserPassword {
+        username: String,
+        password_hash: String,
+    },
 }
 
 impl Command {
@@ -150,6 +186,14 @@ impl Command {
             Command::RecordAssertion { .. } => "record_assertion",
             Command::CreateFederatedSession { .. } => "create_federated_session",
             Command::SetClusterVersion { .. } => "set_cluster_version",
+            Command::PutClient { .. } => "put_client",
+            Command::UpdateClient { .. } => "update_client",
+            Command::DeleteClient { .. } => "delete_client",
+            Command::SeedClients { .. } => "seed_clients",
+            Command::RevokeRefreshToken { .. } => "revoke_refresh_token",
+            Command::RevokeAccessToken { .. } => "revoke_access_token",
+            Command::AddSigningKey { .. } => "add_signing_key",
+            Command::SetUserPassword { .. } => "set_user_password",
         }
     }
 }

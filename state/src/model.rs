@@ -44,8 +44,27 @@ pub struct Client {
     pub metadata: ClientMetadata,
     pub issued_at: UnixTime,
     /// Set when a code of this client is first redeemed: registrations that never complete a
-    /// login are reaped by [`crate::Command::Purge`].
+    /// login are reaped by [`crate::Command::Purge`] (configured clients never are).
     pub first_login_at: Option<UnixTime>,
+    /// SHA-256 of the RFC 7592 registration access token, for clients that registered
+    /// themselves (format 4 on; older registrations have none and cannot be managed).
+    pub registration_token_digest: Option<Digest>,
+    /// How the client came to be known.
+    pub origin: ClientOrigin,
+}
+
+/// Where a client's registration comes from: it decides who may change it and whether an
+/// unused one is reaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ClientOrigin {
+    /// RFC 7591 dynamic registration (every client before format 4).
+    #[default]
+    Registered,
+    /// A `[[client]]` of the config file: never reaped.
+    Configured,
+    /// A client ID metadata document (the client_id is its https URL): recorded when first
+    /// used and refreshed when the document changes.
+    MetadataDocument,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +137,22 @@ pub struct RefreshFamily {
     /// one is reuse and revokes the family. Older ones are forgotten (then they are merely
     /// unknown), so a long-lived family's state stays bounded.
     pub retired: Vec<Digest>,
+    /// The sequence number (0 for the family's first token, then one more per token issued)
+    /// of the newest token that was presented and accepted. A rotated-out token issued no
+    /// earlier than it may still be accepted under [`RefreshReuse::Grace`]. None before any
+    /// rotation, and for families of clusters that ran format 3 or older.
+    pub last_used: Option<u64>,
+}
+
+/// What a refresh token presented again after its rotation gets (README, "refresh policy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefreshReuse {
+    /// RFC 9700 §4.14.2 to the letter: any second presentation revokes the family.
+    Strict,
+    /// A rotated token is accepted again (a new pair is issued and the family moves to it)
+    /// while no token issued after it has been used, or for `secs` after its rotation; else
+    /// it is reuse, and the family is revoked.
+    Grace { secs: u64 },
 }
 
 /// How many rotated-out refresh tokens a family remembers for reuse detection.
@@ -134,6 +169,12 @@ pub struct SigningKey {
     /// PKCS#8 private key sealed under the node seal key.
     pub sealed_private_key: Sealed,
     pub created_at: UnixTime,
+    /// Published in JWKS from `created_at`; signs nothing before this instant, so resource
+    /// servers that cache JWKS know it before they meet a token signed with it.
+    pub activates_at: UnixTime,
+    /// Dropped by [`crate::Command::Purge`] at this instant: set when a newer key is added,
+    /// to when the last token this one can have signed expires.
+    pub retires_at: Option<UnixTime>,
 }
 
 /// Cluster-wide settings, replicated so every node decides the same way.

@@ -121,4 +121,6 @@ pub enum Refusal {
     /// gone; nothing changed.
     #[error("the identity provider this person signed in with is switched off")]
     IdentityProviderDisabled,
+    #[error("unknown user")]
+    UnknownUser,
 }

@@ -8,8 +8,8 @@ use crate::command::Command;
 use crate::federation::Federation;
 use crate::format::{self, FormatVersion};
 use crate::model::{
-    AuthCode, Client, Consent, Digest, FamilyId, Grant, RefreshFamily, Session, Settings,
-    SigningKey, UnixTime, User, RETIRED_KEPT,
+    AuthCode, Client, ClientOrigin, Consent, Digest, FamilyId, Grant, RefreshFamily, RefreshReuse,
+    Session, Settings, SigningKey, UnixTime, User, RETIRED_KEPT,
 };
 use crate::outcome::{Claims, Outcome, PurgeCounts, Refusal};
 
@@ -20,6 +20,11 @@ pub(crate) struct RefreshEntry {
     pub(crate) family: FamilyId,
     pub(crate) retired: bool,
     pub(crate) expires_at: UnixTime,
+    /// Its place in the family: 0 for the first token, one more for each token issued after.
+    pub(crate) seq: u64,
+    /// When it stopped being the family's current token. None while current, and for tokens
+    /// rotated before cluster version 4 (those are never accepted again).
+    pub(crate) rotated_at: Option<UnixTime>,
 }
 
 /// Everything the cluster knows. Deterministic: apply() reads no clock and no random source,
@@ -44,6 +49,10 @@ pub struct State {
     /// rules are in force (format 3: the identity-provider check on codes and refreshes).
     /// Raised by [`Command::SetClusterVersion`], never lowered.
     pub(crate) cluster_version: FormatVersion,
+    /// RFC 7009: `jti` of revoked access tokens, until they expire (format 4).
+    pub(crate) revoked_access: BTreeMap<String, UnixTime>,
+    /// Whether the config file's clients were recorded (format 4).
+    pub(crate) clients_seeded: bool,
 }
 
 impl Default for State {
@@ -61,6 +70,8 @@ impl Default for State {
             next_family: 0,
             federation: Federation::default(),
             cluster_version: format::BASELINE,
+            revoked_access: BTreeMap::new(),
+            clients_seeded: false,
         }
     }
 }
@@ -82,9 +93,27 @@ impl State {
     pub fn signing_keys(&self) -> &[SigningKey] {
         &self.signing_keys
     }
-    /// The key new tokens are signed with: the newest.
-    pub fn active_signing_key(&self) -> Option<&SigningKey> {
-        self.signing_keys.last()
+    /// The key new tokens are signed with at `now`: the newest that has activated (a key
+    /// added by a rotation is published a while before it signs).
+    pub fn active_signing_key(&self, now: UnixTime) -> Option<&SigningKey> {
+        self.signing_keys
+            .iter()
+            .rev()
+            .find(|k| k.activates_at <= now)
+            .or_else(|| self.signing_keys.first())
+    }
+    /// Whether the access token with this `jti` was revoked (RFC 7009).
+    pub fn access_token_revoked(&self, jti: &str) -> bool {
+        self.revoked_access.contains_key(jti)
+    }
+    /// A refresh token's family, if the token is its current one or a rotated-out one still
+    /// remembered (for introspection; says nothing of whether a presentation would win).
+    pub fn refresh_token_family(&self, digest: &Digest) -> Option<(&RefreshFamily, bool)> {
+        let entry = self.refresh_tokens.get(digest)?;
+        Some((self.families.get(&entry.family)?, entry.retired))
+    }
+    pub fn clients(&self) -> impl Iterator<Item = &Client> {
+        self.clients.values()
     }
     pub fn settings(&self) -> &Settings {
         &self.settings
@@ -160,13 +189,17 @@ impl State {
                 next,
                 now,
                 idle_expires_at,
+                reuse,
             } => self.rotate_refresh(
                 presented,
-                client_id,
-                resource.as_deref(),
-                scope.as_deref(),
+                RefreshAttempt {
+                    client_id,
+                    resource: resource.as_deref(),
+                    scope: scope.as_deref(),
+                    now: *now,
+                    reuse: *reuse,
+                },
                 *next,
-                *now,
                 *idle_expires_at,
             ),
             Command::EnsureSigningKey { key } => match self.signing_keys.last() {
@@ -175,11 +208,14 @@ impl State {
                     created: false,
                 },
                 None => {
-                    self.signing_keys.push(key.clone());
-                    Outcome::SigningKey {
-                        key: key.clone(),
-                        created: true,
+                    let mut key = key.clone();
+                    if self.cluster_version < 4 {
+                        // What format 3 lacks, as its conversion fills it in.
+                        key.activates_at = key.created_at;
+                        key.retires_at = None;
                     }
+                    self.signing_keys.push(key.clone());
+                    Outcome::SigningKey { key, created: true }
                 }
             },
             Command::SetSettings { settings } => {
@@ -241,6 +277,40 @@ impl State {
                 self.cluster_version = self.cluster_version.max(*version);
                 Outcome::Done
             }
+            Command::PutClient { client } => self.put_client(client),
+            Command::UpdateClient {
+                client_id,
+                metadata,
+            } => match self.clients.get_mut(client_id) {
+                Some(client) => {
+                    client.metadata = metadata.clone();
+                    Outcome::Done
+                }
+                None => Outcome::Refused(Refusal::UnknownClient),
+            },
+            Command::DeleteClient { client_id } => self.delete_client(client_id),
+            Command::SeedClients { clients } => self.seed_clients(clients),
+            Command::RevokeRefreshToken { digest, client_id } => {
+                self.revoke_refresh_token(digest, client_id)
+            }
+            Command::RevokeAccessToken { jti, expires_at } => {
+                self.revoked_access.insert(jti.clone(), *expires_at);
+                Outcome::Done
+            }
+            Command::AddSigningKey {
+                key,
+                retire_previous_at,
+            } => self.add_signing_key(key, *retire_previous_at),
+            Command::SetUserPassword {
+                username,
+                password_hash,
+            } => match self.users.get_mut(username) {
+                Some(user) => {
+                    user.password_hash = password_hash.clone();
+                    Outcome::Done
+                }
+                None => Outcome::Refused(Refusal::UnknownUser),
+            },
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .iter()
@@ -271,6 +341,7 @@ impl State {
     }
 
     fn register_client(&mut self, client: &Client) -> Outcome {
+        let client = &self.expressible_client(client);
         if let Some(existing) = self.clients.get(&client.client_id) {
             // The same registration again is a retried proposal: it succeeded the first time.
             return if existing == client {
@@ -282,6 +353,100 @@ impl State {
         self.clients
             .insert(client.client_id.clone(), client.clone());
         Outcome::Done
+    }
+
+    /// `client` as the cluster version can hold it: below 4, without what format 3 lacks
+    /// (the conversion drops it on the way to followers, so the leader must too).
+    fn expressible_client(&self, client: &Client) -> Client {
+        let mut client = client.clone();
+        if self.cluster_version < 4 {
+            client.registration_token_digest = None;
+            client.origin = ClientOrigin::Registered;
+        }
+        client
+    }
+
+    fn put_client(&mut self, client: &Client) -> Outcome {
+        match self.clients.get_mut(&client.client_id) {
+            Some(existing) => {
+                existing.metadata = client.metadata.clone();
+                existing.secret_digest = client.secret_digest;
+                existing.origin = client.origin;
+            }
+            None => {
+                self.clients
+                    .insert(client.client_id.clone(), client.clone());
+            }
+        }
+        Outcome::Done
+    }
+
+    fn delete_client(&mut self, client_id: &str) -> Outcome {
+        if self.clients.remove(client_id).is_none() {
+            return Outcome::Refused(Refusal::UnknownClient);
+        }
+        self.codes
+            .retain(|_, code| code.grant.client_id != client_id);
+        self.consents.retain(|(_, client), _| client != client_id);
+        let families: Vec<FamilyId> = self
+            .families
+            .values()
+            .filter(|f| f.grant.client_id == client_id)
+            .map(|f| f.id)
+            .collect();
+        for family in families {
+            self.revoke_family(family);
+        }
+        Outcome::Done
+    }
+
+    fn seed_clients(&mut self, clients: &[Client]) -> Outcome {
+        if self.clients_seeded {
+            return Outcome::Refused(Refusal::AlreadySeeded);
+        }
+        self.clients_seeded = true;
+        for client in clients {
+            self.put_client(client);
+        }
+        Outcome::Done
+    }
+
+    fn revoke_refresh_token(&mut self, digest: &Digest, client_id: &str) -> Outcome {
+        let Some(entry) = self.refresh_tokens.get(digest) else {
+            return Outcome::Done;
+        };
+        let family = entry.family;
+        match self.families.get(&family) {
+            Some(f) if f.grant.client_id != client_id => {
+                Outcome::Refused(Refusal::RefreshClientMismatch)
+            }
+            _ => {
+                self.revoke_family(family);
+                Outcome::Done
+            }
+        }
+    }
+
+    fn add_signing_key(&mut self, key: &SigningKey, retire_previous_at: UnixTime) -> Outcome {
+        if let Some(existing) = self.signing_keys.iter().find(|k| k.kid == key.kid) {
+            // The same key again is a retried proposal.
+            return if existing == key {
+                Outcome::SigningKey {
+                    key: key.clone(),
+                    created: false,
+                }
+            } else {
+                Outcome::Refused(Refusal::DuplicateSecret)
+            };
+        }
+        for older in &mut self.signing_keys {
+            older.retires_at.get_or_insert(retire_previous_at);
+        }
+        self.signing_keys.push(key.clone());
+        Outcome::SigningKey {
+            key: key.clone(),
+            created: true,
+        }
     }
 
     fn create_user(&mut self, user: &User) -> Outcome {
@@ -403,6 +568,7 @@ impl State {
                 created_at: attempt.now,
                 rotations: 0,
                 retired: Vec::new(),
+                last_used: None,
             },
         );
         self.refresh_tokens.insert(
@@ -411,20 +577,18 @@ impl State {
                 family,
                 retired: false,
                 expires_at: refresh_idle_expires_at,
+                seq: 0,
+                rotated_at: None,
             },
         );
         self.granted(family, grant)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn rotate_refresh(
         &mut self,
         presented: &Digest,
-        client_id: &str,
-        resource: Option<&str>,
-        scope: Option<&str>,
+        attempt: RefreshAttempt<'_>,
         next: Digest,
-        now: UnixTime,
         idle_expires_at: UnixTime,
     ) -> Outcome {
         let Some(entry) = self.refresh_tokens.get(presented).cloned() else {
@@ -433,17 +597,17 @@ impl State {
         let Some(family) = self.families.get(&entry.family) else {
             return Outcome::Refused(Refusal::UnknownRefreshToken);
         };
-        if family.grant.client_id != client_id {
+        if family.grant.client_id != attempt.client_id {
             return Outcome::Refused(Refusal::RefreshClientMismatch);
         }
         if entry.retired && family.current == next {
             // The same rotation again (a retried proposal): answer as the first time.
-            return match narrowed(&family.grant, scope) {
+            return match narrowed(&family.grant, attempt.scope) {
                 Some(grant) => self.granted(entry.family, grant),
                 None => Outcome::Refused(Refusal::ScopeExceeded),
             };
         }
-        if entry.retired {
+        if entry.retired && !self.accepts_again(&entry, family, &attempt) {
             // RFC 9700 §4.14.2: a rotated token presented again means it leaked, or two
             // requests raced; either way the whole family is revoked.
             self.revoke_family(entry.family);
@@ -451,26 +615,40 @@ impl State {
                 revoked_family: entry.family,
             });
         }
-        if now >= family.idle_expires_at {
+        let expires_at = if entry.retired {
+            entry.expires_at
+        } else {
+            family.idle_expires_at
+        };
+        if attempt.now >= expires_at {
             return Outcome::Refused(Refusal::RefreshExpired);
         }
         if !self.provider_allows(&family.grant.subject) {
             return Outcome::Refused(Refusal::IdentityProviderDisabled);
         }
-        if let Some(resource) = resource {
+        if let Some(resource) = attempt.resource {
             if resource != family.grant.resource {
                 return Outcome::Refused(Refusal::ResourceMismatch);
             }
         }
-        let Some(grant) = narrowed(&family.grant, scope) else {
+        let Some(grant) = narrowed(&family.grant, attempt.scope) else {
             return Outcome::Refused(Refusal::ScopeExceeded);
         };
         if self.refresh_tokens.contains_key(&next) {
             return Outcome::Refused(Refusal::DuplicateSecret);
         }
         let family_id = entry.family;
-        if let Some(old) = self.refresh_tokens.get_mut(presented) {
+        let superseded = family.current;
+        // Sequence numbers and rotation instants are kept from cluster version 4 only: a
+        // format-3 snapshot cannot hold them, and every node must hold the same state.
+        let tracked = self.cluster_version >= 4;
+        let seq = if tracked { family.rotations + 1 } else { 0 };
+        let rotated_at = tracked.then_some(attempt.now);
+        // The family's current token stops being current: the one presented, or (a rotated
+        // token accepted again) the one its other holder has not used yet.
+        if let Some(old) = self.refresh_tokens.get_mut(&superseded) {
             old.retired = true;
+            old.rotated_at = rotated_at;
         }
         self.refresh_tokens.insert(
             next,
@@ -478,19 +656,49 @@ impl State {
                 family: family_id,
                 retired: false,
                 expires_at: idle_expires_at,
+                seq,
+                rotated_at: None,
             },
         );
+        let mut forgotten = Vec::new();
         if let Some(family) = self.families.get_mut(&family_id) {
             family.current = next;
             family.idle_expires_at = idle_expires_at;
             family.rotations += 1;
-            family.retired.push(*presented);
-            if family.retired.len() > RETIRED_KEPT {
-                let forgotten = family.retired.remove(0);
-                self.refresh_tokens.remove(&forgotten);
+            if tracked {
+                family.last_used = family.last_used.max(Some(entry.seq));
+            }
+            family.retired.push(superseded);
+            while family.retired.len() > RETIRED_KEPT {
+                forgotten.push(family.retired.remove(0));
             }
         }
+        for digest in forgotten {
+            self.refresh_tokens.remove(&digest);
+        }
         self.granted(family_id, grant)
+    }
+
+    /// Whether a rotated-out token presented again is accepted rather than taken for reuse:
+    /// under [`RefreshReuse::Grace`] (cluster version 4 on), while no token issued after it
+    /// has been used, or within the grace period after its rotation.
+    fn accepts_again(
+        &self,
+        entry: &RefreshEntry,
+        family: &RefreshFamily,
+        attempt: &RefreshAttempt<'_>,
+    ) -> bool {
+        let RefreshReuse::Grace { secs } = attempt.reuse else {
+            return false;
+        };
+        let Some(rotated_at) = entry.rotated_at else {
+            return false;
+        };
+        if self.cluster_version < 4 {
+            return false;
+        }
+        let successor_unused = family.last_used.is_none_or(|used| used <= entry.seq);
+        successor_unused || attempt.now < rotated_at.saturating_add(secs)
     }
 
     /// The answer to a won redemption or rotation: the grant, and (from cluster version 3) the
@@ -550,7 +758,8 @@ impl State {
         let before = self.clients.len();
         let codes = &self.codes;
         self.clients.retain(|id, c| {
-            c.first_login_at.is_some()
+            c.origin == ClientOrigin::Configured
+                || c.first_login_at.is_some()
                 || c.issued_at.saturating_add(unclaimed_client_ttl) > now
                 || codes.values().any(|code| &code.grant.client_id == id)
         });
@@ -567,6 +776,11 @@ impl State {
             .chain(self.families.values().map(|f| f.grant.subject.as_str()))
             .chain(self.codes.values().map(|c| c.grant.subject.as_str()))
             .collect();
+        // Tokens a retired key signed have all expired; a denied access token has expired.
+        self.signing_keys
+            .retain(|k| k.retires_at.is_none_or(|at| at > now));
+        self.revoked_access
+            .retain(|_, expires_at| *expires_at > now);
         let (pending, assertions, profiles) = self.federation.purge(now, &live_subjects);
         counts.upstream_states = pending;
         counts.assertions = assertions;
@@ -587,6 +801,14 @@ fn narrowed(grant: &Grant, scope: Option<&str>) -> Option<Grant> {
         grant.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
     }
     Some(grant)
+}
+
+struct RefreshAttempt<'a> {
+    client_id: &'a str,
+    resource: Option<&'a str>,
+    scope: Option<&'a str>,
+    now: UnixTime,
+    reuse: RefreshReuse,
 }
 
 struct CodeAttempt<'a> {

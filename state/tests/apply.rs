@@ -48,6 +48,8 @@ fn client(client_id: &str, issued_at: UnixTime) -> Client {
         },
         issued_at,
         first_login_at: None,
+        registration_token_digest: None,
+        origin: mcpauth_state::ClientOrigin::Registered,
     }
 }
 
@@ -116,6 +118,7 @@ fn rotate(presented: Digest, client_id: &str, next: Digest, now: UnixTime) -> Co
         next,
         now,
         idle_expires_at: now + IDLE_TTL,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     }
 }
 
@@ -128,6 +131,7 @@ fn rotate_with_scope(presented: Digest, next: Digest, now: UnixTime, scope: &str
         next,
         now,
         idle_expires_at: now + IDLE_TTL,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     }
 }
 
@@ -141,6 +145,8 @@ fn signing_key(kid: &str, created_at: UnixTime) -> SigningKey {
             ciphertext: kid.as_bytes().to_vec(),
         },
         created_at,
+        activates_at: created_at,
+        retires_at: None,
     }
 }
 
@@ -778,6 +784,7 @@ fn rotate_refresh_with_matching_resource_succeeds() {
         next: REFRESH_2,
         now: T0 + 10,
         idle_expires_at: T0 + 10 + IDLE_TTL,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     };
     assert_eq!(granted(&mut state, &command), family);
 }
@@ -898,6 +905,7 @@ fn rotate_refresh_for_other_resource_is_refused_unchanged() {
         next: REFRESH_2,
         now: T0 + 10,
         idle_expires_at: T0 + 10 + IDLE_TTL,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     };
     assert_refused_unchanged(&mut state, &command, Refusal::ResourceMismatch);
 }
@@ -1047,7 +1055,7 @@ fn ensure_signing_key_adds_the_first_key() {
         }
     );
     assert_eq!(state.signing_keys(), [signing_key("k1", T0)]);
-    assert_eq!(state.active_signing_key(), Some(&signing_key("k1", T0)));
+    assert_eq!(state.active_signing_key(T0), Some(&signing_key("k1", T0)));
 }
 
 #[test]
@@ -1512,6 +1520,7 @@ fn every_command_round_trips_through_encode_and_decode() {
         next: REFRESH_2,
         now: T0,
         idle_expires_at: T0 + IDLE_TTL,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     });
     for command in commands {
         let decoded: Command = decode(&encode(&command).unwrap()).unwrap();

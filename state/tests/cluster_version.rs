@@ -62,6 +62,7 @@ fn rotate(presented: Digest, next: Digest) -> Command {
         next,
         now: T0 + 2,
         idle_expires_at: T0 + 3_600,
+        reuse: mcpauth_state::RefreshReuse::Strict,
     }
 }
 
@@ -81,6 +82,8 @@ fn state_at(version: u32) -> State {
                 },
                 issued_at: T0,
                 first_login_at: None,
+                registration_token_digest: None,
+                origin: mcpauth_state::ClientOrigin::Registered,
             },
         },
         provider(true),

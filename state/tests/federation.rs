@@ -984,6 +984,8 @@ fn client() -> Client {
         },
         issued_at: P - 10,
         first_login_at: None,
+        registration_token_digest: None,
+        origin: mcpauth_state::ClientOrigin::Registered,
     }
 }
 

@@ -110,8 +110,8 @@ impl Handler<Bootstrap> for ConfigActor {
         let now: UnixTime = self.clock.now();
         Box::pin(async move {
             let mut report = BootstrapReport::default();
-            if cluster.read(|s| s.active_signing_key().is_none()) {
-                let key = TokenSigner::generate(&sealer, now)
+            if cluster.read(|s| s.signing_keys().is_empty()) {
+                let key = TokenSigner::generate(&sealer, now, now)
                     .map_err(|e| BootstrapError::Internal(e.to_string()))?;
                 if let Outcome::SigningKey { created, .. } =
                     cluster.propose(Command::EnsureSigningKey { key }).await?

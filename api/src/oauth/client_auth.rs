@@ -184,6 +184,8 @@ mod tests {
             metadata: ClientMetadata::default(),
             issued_at: 0,
             first_login_at: None,
+            registration_token_digest: None,
+            origin: mcpauth_state::ClientOrigin::Registered,
         }
     }
 

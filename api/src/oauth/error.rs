@@ -193,7 +193,8 @@ fn refusal_code(refusal: &Refusal) -> ErrorCode {
         | Refusal::UpstreamStateMismatch
         | Refusal::UpstreamStateUsed
         | Refusal::AssertionReplayed
-        | Refusal::TooManyPendingLogins => ErrorCode::ServerError,
+        | Refusal::TooManyPendingLogins
+        | Refusal::UnknownUser => ErrorCode::ServerError,
     }
 }
 

@@ -3,7 +3,7 @@
 //! defaults, and the new client's identifiers. The clients actor runs it and proposes the
 //! result; `/register` only parses JSON and writes the 201.
 
-use mcpauth_state::{Client, ClientMetadata, UnixTime};
+use mcpauth_state::{Client, ClientMetadata, ClientOrigin, UnixTime};
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
@@ -126,6 +126,8 @@ impl Registered {
             metadata,
             issued_at: now,
             first_login_at: None,
+            registration_token_digest: None,
+            origin: ClientOrigin::Registered,
         };
         Self { client, secret }
     }

@@ -67,6 +67,7 @@ impl TokenService {
             refresh_digest: secrets::digest(&refresh_token),
             now,
             refresh_idle_ttl: self.config.refresh_idle_ttl,
+            refresh_reuse: self.config.refresh_reuse,
         })?;
         let (family, grant, claims) = match self.cluster.propose(command).await? {
             Outcome::Granted {
@@ -144,7 +145,10 @@ impl TokenService {
     ) -> Result<IssuedTokens, Error> {
         let signer = self
             .signer
-            .signer(&ClusterSigningKeys(&self.cluster))
+            .signer(&ClusterSigningKeys {
+                cluster: &self.cluster,
+                now,
+            })
             .map_err(|e| {
                 tracing::error!(error = %e, "no signer");
                 Error::Internal

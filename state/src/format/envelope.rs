@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Vis
 use serde::ser::{self, SerializeTupleVariant};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{v2, FormatError, FormatVersion, BASELINE};
+use super::{v2, v3, FormatError, FormatVersion, BASELINE};
 use crate::command::Command;
 use crate::outcome::Outcome;
 
@@ -51,6 +51,8 @@ impl VersionedOutcome {
 trait Enveloped: Sized + Serialize + Clone {
     /// Its frozen format-2 type.
     type V2: Serialize + for<'de> Deserialize<'de> + TryFrom<Self, Error = FormatError> + Into<Self>;
+    /// Its frozen format-3 type.
+    type V3: Serialize + for<'de> Deserialize<'de> + TryFrom<Self, Error = FormatError> + Into<Self>;
     /// The envelope's position: one past the format-2 enum's variants.
     const FRAMED: u32;
     /// The enum name bincode is given (it ignores it; self-describing formats would not).
@@ -64,15 +66,17 @@ trait Enveloped: Sized + Serialize + Clone {
 
 impl Enveloped for Command {
     type V2 = v2::Command;
+    type V3 = v3::Command;
     const FRAMED: u32 = v2::COMMAND_VARIANTS;
     const NAME: &'static str = "Command";
     fn read_framed<'de, A: SeqAccess<'de>>(
         format: FormatVersion,
         seq: &mut A,
     ) -> Result<Option<Self>, A::Error> {
-        // Adding format 4: `3 => seq.next_element::<v3::Command>().map(|c| c.map(Into::into))`.
+        // Adding format 5: `4 => seq.next_element::<v4::Command>().map(|c| c.map(Into::into))`.
         match format {
-            3 => seq.next_element::<Command>(),
+            3 => Ok(seq.next_element::<v3::Command>()?.map(Into::into)),
+            4 => seq.next_element::<Command>(),
             other => Err(de::Error::custom(FormatError::Unknown(other))),
         }
     }
@@ -80,6 +84,7 @@ impl Enveloped for Command {
 
 impl Enveloped for Outcome {
     type V2 = v2::Outcome;
+    type V3 = v3::Outcome;
     const FRAMED: u32 = v2::OUTCOME_VARIANTS;
     const NAME: &'static str = "Outcome";
     fn read_framed<'de, A: SeqAccess<'de>>(
@@ -87,7 +92,8 @@ impl Enveloped for Outcome {
         seq: &mut A,
     ) -> Result<Option<Self>, A::Error> {
         match format {
-            3 => seq.next_element::<Outcome>(),
+            3 => Ok(seq.next_element::<v3::Outcome>()?.map(Into::into)),
+            4 => seq.next_element::<Outcome>(),
             other => Err(de::Error::custom(FormatError::Unknown(other))),
         }
     }
@@ -103,13 +109,24 @@ fn write<T: Enveloped, S: Serializer>(
             .map_err(ser::Error::custom)?
             .serialize(serializer),
         3 => {
-            let mut framed = serializer.serialize_tuple_variant(T::NAME, T::FRAMED, "Framed", 2)?;
-            framed.serialize_field(&format)?;
-            framed.serialize_field(value)?;
-            framed.end()
+            let old = T::V3::try_from(value.clone()).map_err(ser::Error::custom)?;
+            write_framed::<T, _, S>(format, &old, serializer)
         }
+        4 => write_framed::<T, _, S>(format, value, serializer),
         other => Err(ser::Error::custom(FormatError::Unknown(other))),
     }
+}
+
+/// `Framed(format, payload)`: the envelope of every format from 3 on.
+fn write_framed<T: Enveloped, P: Serialize, S: Serializer>(
+    format: FormatVersion,
+    payload: &P,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut framed = serializer.serialize_tuple_variant(T::NAME, T::FRAMED, "Framed", 2)?;
+    framed.serialize_field(&format)?;
+    framed.serialize_field(payload)?;
+    framed.end()
 }
 
 fn read<'de, T: Enveloped, D: Deserializer<'de>>(

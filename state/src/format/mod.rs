@@ -9,7 +9,8 @@
 //! | --- | --- | --- | --- |
 //! | 1 | the first release | [`v2::Command`] variants 0-12 (a prefix of format 2) | `u32` 1, [`v1::State`] |
 //! | 2 | 0.1 (federated login) | [`v2::Command`], [`v2::Outcome`], as bincode enums | `u32` 2, [`v2::State`] |
-//! | 3 | this version | the envelope's `Framed` variant: `u32` format, then the current model | `u32` 3, [`crate::State`] |
+//! | 3 | the cluster-version release | the envelope's `Framed` variant: `u32` 3, then [`v3::Command`], [`v3::Outcome`] | `u32` 3, [`v3::State`] |
+//! | 4 | this version (client management, revocation, key rotation, the refresh policy) | `Framed`: `u32` 4, then the current model | `u32` 4, [`crate::State`] |
 //!
 //! Formats 1 and 2 carry their version implicitly: the first `u32` of an entry is a variant of
 //! the frozen format-2 enum. From format 3 on, that position holds `Framed`, followed by the
@@ -35,6 +36,7 @@ mod convert;
 mod envelope;
 pub mod v1;
 pub mod v2;
+pub mod v3;
 
 pub use envelope::{VersionedCommand, VersionedOutcome};
 
@@ -44,7 +46,7 @@ use crate::state::State;
 pub type FormatVersion = u32;
 
 /// The newest format this binary reads, and writes once the cluster version allows it.
-pub const NEWEST: FormatVersion = 3;
+pub const NEWEST: FormatVersion = 4;
 /// The oldest format this binary reads.
 pub const OLDEST: FormatVersion = 1;
 /// The cluster version of a state that does not record one: a cluster created by 0.1, or a new
@@ -97,13 +99,15 @@ impl FormatError {
     }
 }
 
-/// `state` in the format its cluster version allows (format 3 once the cluster runs it, else
-/// format 2, so a 0.1 follower can still install it), without the format header: also what
-/// status digests are taken of, so nodes of both releases agree on equal states.
+/// `state` in the format its cluster version allows (the newest once the cluster runs it, else
+/// the older format every member reads, so an older follower can still install it), without
+/// the format header: also what status digests are taken of, so nodes of two releases agree
+/// on equal states.
 pub fn encode_state(state: &State) -> Result<(FormatVersion, Vec<u8>), FormatError> {
     let format = state.cluster_version().min(NEWEST);
     let bytes = match format {
-        3 => bincode::serialize(state)?,
+        4 => bincode::serialize(state)?,
+        3 => bincode::serialize(&v3::State::from(state.clone()))?,
         2 => bincode::serialize(&v2::State::from(state.clone()))?,
         other => {
             return Err(FormatError::NotExpressible {
@@ -135,11 +139,12 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<State, FormatError> {
     let format = FormatVersion::from_le_bytes(header);
     FormatError::check_readable(format)?;
     let payload = &bytes[4..];
-    // Adding format 4 means: `3 => State::from(decode::<v3::State>(..))`, `4 =>` the model.
+    // Adding format 5 means: `4 => State::from(decode::<v4::State>(..))`, `5 =>` the model.
     Ok(match format {
         1 => State::from(crate::decode::<v1::State>(payload)?),
         2 => State::from(crate::decode::<v2::State>(payload)?),
-        3 => crate::decode::<State>(payload)?,
+        3 => State::from(crate::decode::<v3::State>(payload)?),
+        4 => crate::decode::<State>(payload)?,
         other => return Err(FormatError::Unknown(other)),
     })
 }

@@ -5,10 +5,12 @@
 //! The previous release is the real 0.1 binary, built from git by the test command
 //! (`scripts/build-previous-release.sh`). While any member runs it, the cluster version stays
 //! 2: every node writes what 0.1 reads. Once the last node runs this version, the leader raises
-//! it to 3 and entries are written in format 3 from then on.
+//! it to the newest format this version writes (`format::NEWEST`), and entries are written in
+//! it from then on.
 
 use std::time::{Duration, Instant};
 
+use mcpauth_state::format::NEWEST;
 use mcpauth_tests::cluster::{serial, Options, TestCluster};
 use mcpauth_tests::workload::{assert_stream_clean, verify, Workload, WorkloadOptions};
 use mcpauth_tests::{binary, login_and_redeem, previous_release_binary, refresh, Target};
@@ -109,8 +111,8 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
              ready after {ready:?}"
         ));
     }
-    let raised_after = wait_version(&cluster, &cluster.ids(), 3).await;
-    // More sign-ins and refreshes, now written in format 3.
+    let raised_after = wait_version(&cluster, &cluster.ids(), u64::from(NEWEST)).await;
+    // More sign-ins and refreshes, now written in the newest format.
     assert!(
         workload.wait_logins(4, PROGRESS).await && workload.wait_refreshes(4, PROGRESS).await,
         "the stream stalled after the cluster version was raised: {}\n{}",
@@ -136,7 +138,7 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
         cluster.logs()
     );
     eprintln!(
-        "rolling upgrade: {}; cluster version 3 on every node {raised_after:?} after the last \
+        "rolling upgrade: {}; cluster version {NEWEST} on every node {raised_after:?} after the last \
          upgrade; stream: {}; {} chains, {} codes acknowledged; converged at index {index} \
          ({digest}); a 0.1 node then refused: {refused}; total {:?}",
         report.join("; "),
@@ -147,7 +149,7 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
     );
 }
 
-/// Once the cluster writes format 3, `cluster add-node` refuses a node running 0.1 (it would
+/// Once the cluster writes the newest format, `cluster add-node` refuses a node running 0.1 (it would
 /// stop at the first entry) and the members stay as they were. Answers what it printed.
 async fn a_previous_release_node_is_not_added(
     cluster: &mut TestCluster,
@@ -171,11 +173,11 @@ async fn a_previous_release_node_is_not_added(
     };
     assert_ne!(
         code, 0,
-        "a 0.1 node was added to a format-3 cluster: {printed}"
+        "a 0.1 node was added to a format-{NEWEST} cluster: {printed}"
     );
     assert!(
         printed.contains("reads storage formats 1 to 2")
-            && printed.contains("the cluster writes format 3"),
+            && printed.contains(&format!("the cluster writes format {NEWEST}")),
         "add-node did not say why: {printed}"
     );
     let status = cluster.status_of(members[0]).await;
@@ -241,17 +243,17 @@ async fn this_version_starts_on_data_the_previous_release_wrote() {
     let body = refreshed(&cluster, &client_id, &token).await;
     let (next, kid_after) = refresh_token_and_kid(&body);
     assert_eq!(kid_after, kid, "the signing key changed across the upgrade");
-    wait_version(&cluster, &[1], 3).await;
+    wait_version(&cluster, &[1], u64::from(NEWEST)).await;
     let body = refreshed(&cluster, &client_id, &next).await;
     let (mut token, _) = refresh_token_and_kid(&body);
     for _ in 0..25 {
         let body = refreshed(&cluster, &client_id, &token).await;
         token = refresh_token_and_kid(&body).0;
     }
-    // Restart on data now written in both formats: format-3 snapshot and entries.
+    // Restart on data now written in both formats: a newest-format snapshot and entries.
     cluster.terminate(1, Duration::from_secs(15)).await;
     cluster.restart(1).await;
-    assert_eq!(cluster_version(&cluster, 1).await, 3);
+    assert_eq!(cluster_version(&cluster, 1).await, u64::from(NEWEST));
     refreshed(&cluster, &client_id, &token).await;
     // And the previous release refuses data it cannot read rather than misreading it.
     cluster.terminate(1, Duration::from_secs(15)).await;
@@ -278,11 +280,11 @@ async fn this_version_starts_on_data_the_previous_release_wrote() {
     }
     assert!(
         !served,
-        "0.1 served a refresh on format-3 data it cannot read\n{}",
+        "0.1 served a refresh on format-{NEWEST} data it cannot read\n{}",
         cluster.logs()
     );
     eprintln!(
-        "0.1 on format-3 data: {}",
+        "0.1 on format-{NEWEST} data: {}",
         cluster
             .log(1)
             .lines()

@@ -6,7 +6,7 @@
 //! Adding a grant type: a file here with its request type, `from_form` and `command`, and one
 //! arm in [`super::TokenRequest`].
 
-use mcpauth_state::{Client, Digest, UnixTime};
+use mcpauth_state::{Client, Digest, RefreshReuse, UnixTime};
 use serde::Deserialize;
 
 use super::error::Error;
@@ -43,6 +43,8 @@ pub struct Attempt<'a> {
     pub now: UnixTime,
     /// The idle lifetime of a refresh token.
     pub refresh_idle_ttl: u64,
+    /// What a rotated refresh token presented again gets.
+    pub refresh_reuse: RefreshReuse,
 }
 
 impl Attempt<'_> {

@@ -40,6 +40,7 @@ impl RefreshToken {
             next: at.refresh_digest,
             now: at.now,
             idle_expires_at: at.refresh_idle_expires_at(),
+            reuse: at.refresh_reuse,
         })
     }
 }
