@@ -96,14 +96,18 @@ impl ClientMetadataResolver {
                     now,
                     self.config.failure_cache_secs,
                 );
-                let served = if stale.is_some() {
-                    "the stale cached copy"
-                } else if fallback.is_some() {
-                    "the built-in copy"
+                // a known client falling back is worth an operator's attention; an unknown
+                // URL failing is the client's problem (and is throttled per URL)
+                if stale.is_some() || fallback.is_some() {
+                    let served = if stale.is_some() {
+                        "stale cached copy"
+                    } else {
+                        "built-in copy"
+                    };
+                    tracing::warn!(client_id = url.as_str(), %error, served, "client metadata fetch failed");
                 } else {
-                    "nothing (refused)"
-                };
-                tracing::warn!(client_id = url.as_str(), %error, served, "client metadata fetch failed");
+                    tracing::info!(client_id = url.as_str(), %error, "client metadata document refused");
+                }
                 stale.or(fallback).ok_or(error)
             }
         }

@@ -6,7 +6,7 @@ use mcpauth_client_metadata::{
     FALLBACK_DOCUMENTS,
 };
 
-use crate::support::{StaticLookup, NOW};
+use crate::support::{config, document, test_pki, HttpsServer, Reply, StaticLookup, NOW};
 
 fn url(raw: &str) -> ClientIdUrl {
     ClientIdUrl::parse(raw).unwrap_or_else(|| panic!("{raw} is not a client_id URL"))
@@ -176,4 +176,42 @@ async fn disabled_refuses_known_clients_too() {
         );
     }
     assert_eq!(lookup.calls(), 0);
+}
+
+/// The fetched copy of a known client wins; once it has been expired past the grace and the
+/// host answers 403 (as claude.ai does to some data centres), the shipped copy serves. Needs
+/// 127.0.0.1:443 (the known URLs have no port): skipped where it cannot be bound.
+#[tokio::test]
+async fn a_fetched_copy_of_a_known_client_wins_over_the_built_in_one() {
+    let pki = test_pki(&["claude.ai"]);
+    let Some(server) = HttpsServer::start_on(&pki, 443).await else {
+        eprintln!("skipped: 127.0.0.1:443 cannot be bound here");
+        return;
+    };
+    let raw = "https://claude.ai/oauth/mcp-oauth-client-metadata";
+    let path = "/oauth/mcp-oauth-client-metadata";
+    let mut doc = document(raw);
+    doc["client_name"] = "Claude (fetched)".into();
+    server.set(path, Reply::json(&doc, Some("max-age=300")));
+    let lookup = StaticLookup::new(&[("claude.ai", "127.0.0.1")]);
+    let resolver = ClientMetadataResolver::with_host_lookup(config(&pki, &["claude.ai"]), lookup)
+        .expect("resolver");
+
+    let fetched = resolver.resolve(&url(raw), NOW).await.expect("fetched");
+    assert_eq!(fetched.source, Source::Fetched);
+    assert_eq!(fetched.client_name.as_deref(), Some("Claude (fetched)"));
+
+    server.set(path, Reply::raw(403, "text/html", "challenge"));
+    let within_grace = resolver.resolve(&url(raw), NOW + 400).await.expect("stale");
+    assert_eq!(
+        within_grace.client_name.as_deref(),
+        Some("Claude (fetched)")
+    );
+    let much_later = resolver
+        .resolve(&url(raw), NOW + 86_400)
+        .await
+        .expect("built-in");
+    assert_eq!(much_later.source, Source::BuiltIn);
+    assert_eq!(much_later.client_name.as_deref(), Some("Claude"));
+    assert_eq!(server.requests(path), 3);
 }

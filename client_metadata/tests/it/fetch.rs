@@ -226,3 +226,13 @@ async fn disabled_refuses_everything() {
     );
     assert_eq!(server.accepted.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn the_resolver_can_be_shared_across_threads_and_tasks() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    fn spawnable<F: std::future::Future + Send>(_: F) {}
+    let resolver = ClientMetadataResolver::new(ClientMetadataConfig::default()).expect("resolver");
+    shared(&resolver);
+    let url = ClientIdUrl::parse("https://client.example/c.json").expect("a client_id URL");
+    spawnable(resolver.resolve(&url, NOW));
+}

@@ -113,6 +113,16 @@ pub struct HttpsServer {
 impl HttpsServer {
     pub async fn start(pki: &TestPki) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::serve(pki, listener)
+    }
+
+    /// On a given port of 127.0.0.1; `None` when it cannot be bound (443 needs root).
+    pub async fn start_on(pki: &TestPki, port: u16) -> Option<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.ok()?;
+        Some(Self::serve(pki, listener))
+    }
+
+    fn serve(pki: &TestPki, listener: TcpListener) -> Self {
         let port = listener.local_addr().expect("address").port();
         let server = Self {
             port,
