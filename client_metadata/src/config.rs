@@ -39,6 +39,9 @@ pub struct ClientMetadataConfig {
     pub stale_grace_secs: u64,
     /// After a failed fetch, no new fetch of that URL for this long (0: no throttle).
     pub failure_cache_secs: u64,
+    /// Fetches in flight at once, over all URLs; one more is refused at once (`Busy`), so a
+    /// flood of distinct URLs cannot open unbounded outbound connections.
+    pub max_concurrent_fetches: usize,
 }
 
 impl Default for ClientMetadataConfig {
@@ -56,6 +59,7 @@ impl Default for ClientMetadataConfig {
             max_entries: 1_000,
             stale_grace_secs: 3600,
             failure_cache_secs: 60,
+            max_concurrent_fetches: 16,
         }
     }
 }
@@ -73,8 +77,8 @@ impl ClientMetadataConfig {
         if self.max_bytes == 0 {
             problems.push("max_bytes must be positive");
         }
-        if self.max_entries == 0 {
-            problems.push("max_entries must be positive");
+        if self.max_entries == 0 || self.max_concurrent_fetches == 0 {
+            problems.push("max_entries and max_concurrent_fetches must be positive");
         }
         (!problems.is_empty()).then(|| problems.join("; "))
     }

@@ -22,6 +22,8 @@ pub enum ClientMetadataError {
     NotInBuiltInTable { host: String },
 
     // ----- the fetch -----
+    #[error("too many client metadata documents are being fetched right now; try again")]
+    Busy,
     #[error("could not connect to {host} to fetch the client metadata document")]
     ConnectFailed { host: String },
     #[error("TLS with {host} failed: its certificate is not trusted or the handshake failed")]

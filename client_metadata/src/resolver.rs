@@ -4,7 +4,8 @@
 //! 1. disabled: refused;
 //! 2. the built-in table: a chatgpt.com pattern is served (or refused) without a fetch;
 //! 3. the cache: a fresh copy is served; within a recent failure's throttle no fetch is made;
-//! 4. fetch and validate: a good document is cached for its clamped lifetime and served;
+//! 4. at most `max_concurrent_fetches` at once (else `Busy`, or the stale/built-in copy);
+//!    fetch and validate: a good document is cached for its clamped lifetime and served;
 //! 5. on failure (fetch refused or failed, or the document invalid): the stale copy if it
 //!    expired less than `stale_grace_secs` ago, else the built-in copy if the URL has one,
 //!    else the refusal. The failure is remembered for `failure_cache_secs`.
@@ -12,6 +13,8 @@
 //! The cache lock is never held across the fetch.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Semaphore;
 
 use crate::cache_lifetime::fresh_lifetime_secs;
 use crate::fetcher::Fetcher;
@@ -29,6 +32,7 @@ pub struct ClientMetadataResolver {
     fetcher: Fetcher,
     known: KnownClients,
     cache: Mutex<MetadataCache>,
+    fetch_slots: Semaphore,
 }
 
 impl ClientMetadataResolver {
@@ -48,11 +52,13 @@ impl ClientMetadataResolver {
         let config = Arc::new(config);
         let fetcher = Fetcher::new(config.clone(), lookup)?;
         let cache = MetadataCache::new(config.max_entries, config.stale_grace_secs);
+        let fetch_slots = Semaphore::new(config.max_concurrent_fetches);
         Ok(Self {
             config,
             fetcher,
             known: KnownClients::load(),
             cache: Mutex::new(cache),
+            fetch_slots,
         })
     }
 
@@ -82,6 +88,14 @@ impl ClientMetadataResolver {
                 return stale.or(fallback).ok_or(error);
             }
             CacheLookup::Fetch { stale } => stale,
+        };
+        // not remembered as a failure of this URL: it is nobody's fault but the load's
+        let Ok(_slot) = self.fetch_slots.try_acquire() else {
+            tracing::warn!(
+                client_id = url.as_str(),
+                "client metadata fetch refused: too many in flight"
+            );
+            return stale.or(fallback).ok_or(ClientMetadataError::Busy);
         };
         match self.fetch_and_validate(url, now).await {
             Ok((client, lifetime)) => {

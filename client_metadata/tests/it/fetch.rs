@@ -236,3 +236,42 @@ fn the_resolver_can_be_shared_across_threads_and_tasks() {
     let url = ClientIdUrl::parse("https://client.example/c.json").expect("a client_id URL");
     spawnable(resolver.resolve(&url, NOW));
 }
+
+#[tokio::test]
+async fn fetches_in_flight_are_bounded() {
+    let (server, resolver, url) = setup_with(|c| ClientMetadataConfig {
+        max_concurrent_fetches: 1,
+        fetch_timeout_ms: 800,
+        ..c
+    })
+    .await;
+    server.set(PATH, Reply::Stall);
+    let other = ClientIdUrl::parse(&server.url("/other.json")).expect("a client_id URL");
+    server.set("/other.json", Reply::json(&document(other.as_str()), None));
+    let resolver = std::sync::Arc::new(resolver);
+    let stalled = tokio::spawn({
+        let (resolver, url) = (resolver.clone(), url.clone());
+        async move { resolver.resolve(&url, NOW).await }
+    });
+    for _ in 0..500 {
+        if server.requests(PATH) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.requests(PATH), 1, "the first fetch is in flight");
+    assert_eq!(
+        resolver.resolve(&other, NOW).await,
+        Err(ClientMetadataError::Busy)
+    );
+    assert_eq!(server.requests("/other.json"), 0);
+    assert_eq!(
+        stalled.await.expect("task"),
+        Err(ClientMetadataError::TimedOut { after_ms: 800 })
+    );
+    let client = resolver
+        .resolve(&other, NOW)
+        .await
+        .expect("the slot was released");
+    assert_eq!(client.source, Source::Fetched);
+}
