@@ -181,22 +181,3 @@ async fn the_connection_goes_to_the_checked_address() {
         "only the allowed fetch arrived"
     );
 }
-
-/// A proxy in the environment would receive the connection instead of the checked address.
-#[tokio::test]
-async fn environment_proxies_are_not_used() {
-    let pki = test_pki(&["localhost"]);
-    let server = HttpsServer::start(&pki).await;
-    let trap = CountingListener::bind("127.0.0.1", 0).await.expect("bind");
-    let raw = server.url("/client.json");
-    server.set("/client.json", Reply::json(&document(&raw), None));
-    // set for this process only; the tests in this binary never read it otherwise
-    std::env::set_var("HTTPS_PROXY", format!("http://127.0.0.1:{}", trap.port));
-    std::env::set_var("ALL_PROXY", format!("http://127.0.0.1:{}", trap.port));
-    let resolver = ClientMetadataResolver::new(config(&pki, &["localhost"])).expect("resolver");
-    let result = resolver.resolve(&url(&raw), NOW).await;
-    std::env::remove_var("HTTPS_PROXY");
-    std::env::remove_var("ALL_PROXY");
-    assert!(result.is_ok(), "{result:?}");
-    assert_eq!(trap.accepted_after_a_moment().await, 0);
-}
