@@ -59,6 +59,7 @@ pub fn validate_document(
         grant_types,
         token_endpoint_auth_method,
         scope: optional_string(&doc, "scope")?,
+        application_type: optional_string(&doc, "application_type")?,
         source,
         localhost_only,
     })
@@ -235,6 +236,9 @@ mod tests {
         assert_eq!(client.source, Source::Fetched);
         assert!(!client.localhost_only);
         assert!(client.allows_refresh_token());
+        assert_eq!(client.application_type, None);
+        let native = check(with("application_type", json!("native"))).expect("accepted");
+        assert_eq!(native.application_type.as_deref(), Some("native"));
     }
 
     #[test]

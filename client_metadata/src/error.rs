@@ -12,7 +12,7 @@ pub enum ClientMetadataError {
     Disabled,
 
     // ----- before or instead of a fetch -----
-    #[error("the client_id host {host} resolves to a refused address ({reason})")]
+    #[error("the client_id host {host} is, or resolves to, an address this server does not fetch from ({reason})")]
     AddressRefused { host: String, reason: &'static str },
     #[error("the client_id host {host} could not be resolved")]
     Unresolvable { host: String },

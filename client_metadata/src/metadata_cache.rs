@@ -165,6 +165,7 @@ mod tests {
             grant_types: vec!["authorization_code".into()],
             token_endpoint_auth_method: "none",
             scope: None,
+            application_type: None,
             source: Source::Fetched,
             localhost_only: false,
         }

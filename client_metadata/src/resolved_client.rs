@@ -34,6 +34,9 @@ pub struct ResolvedClient {
     pub token_endpoint_auth_method: &'static str,
     /// The document's `scope`, if any (space-separated, as given).
     pub scope: Option<String>,
+    /// `native` / `web` / other, as given (VS Code's says `native` and lists an https redirect
+    /// too): the api decides what it implies.
+    pub application_type: Option<String>,
     pub source: Source,
     /// Every redirect URI is a loopback one (localhost, 127.0.0.0/8, ::1): the client runs on
     /// the user's machine and anyone can publish such a document, so the consent page warns.
