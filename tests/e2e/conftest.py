@@ -102,7 +102,13 @@ class PersonBrowser:
     def visits(self) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.strip()]
+        visits = []
+        for line in self.log.read_text().splitlines():
+            try:
+                visits.append(json.loads(line))
+            except ValueError:  # a line being written right now
+                continue
+        return visits
 
     def describe(self) -> str:
         return "--- person.py visits\n" + "\n".join(json.dumps(v)[:3000] for v in self.visits())

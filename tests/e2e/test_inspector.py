@@ -60,22 +60,36 @@ class Inspector:
         launcher = self.node_clients.bin("@modelcontextprotocol/inspector", "clients/launcher/build/index.js")
         cmd = [str(self.node_clients.node), str(launcher), "--cli", self.stack.resource, *method_args, "--format", "json"]
         started = time.monotonic()
-        proc = subprocess.run(
-            cmd, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
-        )
+        n = len(self.runs)
+        out, err = self.workdir / f"run{n}.stdout", self.workdir / f"run{n}.stderr"
+        visits_before = len(self.browser.visits())
+        with open(out, "w") as fo, open(err, "w") as fe:
+            proc = subprocess.Popen(cmd, cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
+            # The Inspector waits for its callback without a limit: stop it as soon as the person
+            # gave up (a failed visit), or after 90 s.
+            note = ""
+            while proc.poll() is None:
+                failed = [v for v in self.browser.visits()[visits_before:] if not v.get("ok")]
+                if failed or time.monotonic() - started > 90:
+                    note = "\n(stopped: the person's sign-in failed)" if failed else "\n(stopped after 90 s)"
+                    proc.terminate()
+                    proc.wait(timeout=10)
+                    break
+                time.sleep(0.2)
+        returncode, stdout, stderr = proc.returncode, out.read_text(errors="replace"), err.read_text(errors="replace") + note
         result: dict[str, Any] = {
             "cmd": " ".join(cmd[2:]),
-            "returncode": proc.returncode,
-            "stdout": proc.stdout,
-            "stderr": proc.stderr,
+            "returncode": returncode,
+            "stdout": stdout,
+            "stderr": stderr,
             "seconds": round(time.monotonic() - started, 1),
         }
         try:
-            result["json"] = json.loads(proc.stdout)
+            result["json"] = json.loads(stdout)
         except ValueError:
             result["json"] = None
         self.runs.append(result)
-        print(f"inspector {result['cmd']}: exit {proc.returncode} in {result['seconds']} s")
+        print(f"inspector {result['cmd']}: exit {returncode} in {result['seconds']} s")
         return result
 
     def stored_tokens(self) -> dict[str, Any]:

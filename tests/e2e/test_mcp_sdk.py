@@ -6,6 +6,8 @@ metadata, start ``mcp_server.py`` (an SDK MCP server validating mcpauth's tokens
 JWKS) and run ``client_flow.py`` (the SDK's OAuth client with a headless browser).
 Nothing here knows mcpauth's HTML paths or form field names.
 
+The session-wide `stack` fixture (mcpauth + mcp_server.py) is in conftest.py.
+
 Environment knobs:
   MCPAUTH_BIN            the server binary (a ``.py`` file is run with this Python)
   E2E_ACCESS_TOKEN_TTL   ``--access-token-ttl`` given to mcpauth (default 10 seconds)
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys

@@ -6,8 +6,10 @@ real expiry waits for ``--access-token-ttl``; running them side by side pays tha
 Each signs in through ``mcp_server.py`` (DCR, the no-JavaScript person as its browser), lists
 tools, calls ``whoami``, then refreshes twice: once forced (its stored access token stops working,
 the MCP server answers 401) and once after the access token really expired. A refresh is proved
-by the ``refresh_token`` grant in the SDK's own HTTP trace, a rotated refresh token, a new
-access token the MCP server accepted (new ``jti``) and mcpauth's log answering the grant.
+by the ``refresh_token`` grant (200) in the SDK's own HTTP trace, a rotated refresh token, a new
+access token the MCP server accepted (new ``jti``), and the last refresh token being live at
+mcpauth. Then the refusal: a refresh token mcpauth never issued gets ``invalid_grant`` and the SDK
+signs in again through the browser.
 """
 
 from __future__ import annotations
@@ -83,35 +85,53 @@ def test_ts_sdk_signs_in_calls_whoami_and_refreshes(sdk: str, stack: Stack, ts_f
     assert report["_returncode"] == 0 and report["ok"], why
     assert (report["package"], report["version"]) == PINNED[sdk], why
 
-    # one login, through the person, delivered to the SDK's own callback server
-    assert report["browser_invocations"] == 1, why
+    # the first login, through the person, delivered to the SDK's own callback server
     visits = report["_browser"].visits()
-    assert len(visits) == 1 and visits[0]["ok"] and visits[0]["delivered_status"] == 200, why
-    assert report["callback"]["iss"] == stack.issuer, why
-
-    # the grants the SDK made, from its own HTTP trace
-    assert report["grants"] == ["authorization_code", "refresh_token", "refresh_token"], why
-    token_posts = [e for e in report["http_trace"] if e.get("grant_type")]
-    assert all(e["status"] == 200 for e in token_posts), why
-    assert all(e.get("resource") == stack.resource for e in token_posts), why
+    assert visits and visits[0]["ok"] and visits[0]["delivered_status"] == 200, why
+    assert report["callbacks"][0]["iss"] == stack.issuer and report["callbacks"][0]["state_matches"], why
     registration = [e for e in report["http_trace"] if e["url"].endswith("/register")]
     assert len(registration) == 1 and registration[0]["status"] in (200, 201), why
 
-    # three token sets: every refresh rotated the refresh token and changed the access token
-    refresh_tokens = [t["refresh_token"] for t in report["tokens"]]
-    access_tokens = [t["access_token"] for t in report["tokens"]]
-    assert len(set(refresh_tokens)) == len(refresh_tokens) == 3 and None not in refresh_tokens, why
-    assert len(set(access_tokens)) == 3, why
+    # then two refreshes without the browser, from the SDK's own HTTP trace
+    token_posts = [e for e in report["http_trace"] if e.get("grant_type")]
+    assert [e["grant_type"] for e in token_posts[:3]] == ["authorization_code", "refresh_token", "refresh_token"], why
+    assert all(e["status"] == 200 and e.get("resource") == stack.resource for e in token_posts[:3]), why
+    labels = [w["label"] for w in report["whoami"]]
+    assert labels[:3] == ["after login", "forced refresh", "refresh after expiry"], why
+
+    # every refresh rotated the refresh token and changed the access token
+    first_three = report["tokens"][:3]
+    assert len({t["refresh_token"] for t in first_three}) == 3 and all(t["refresh_token"] for t in first_three), why
+    assert len({t["access_token"] for t in first_three}) == 3, why
     assert all(t["token_type"].lower() == "bearer" and t["expires_in"] == stack.ttl for t in report["tokens"]), why
 
     # the MCP server accepted each new token for the same person and client
-    assert report["tools"] and "whoami" in report["tools"], why
-    whoami = report["whoami"]
-    assert [w["label"] for w in whoami] == ["after login", "forced refresh", "refresh after expiry"], why
+    assert "whoami" in report["tools"], why
+    whoami = report["whoami"][:3]
     assert len({w["sub"] for w in whoami}) == 1 and len({w["jti"] for w in whoami}) == 3, why
-    assert {w["client_id"] for w in whoami} == {report["client_info"]["client_id"]}, why
+    assert {w["client_id"] for w in report["whoami"]} == {report["client_info"]["client_id"]}, why
     if os.environ.get("E2E_EXPECT_SUB"):
         assert whoami[0]["sub"] == os.environ["E2E_EXPECT_SUB"], why
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_ts_sdk_unknown_refresh_token_gets_invalid_grant_and_a_new_login(
+    sdk: str, stack: Stack, ts_flows: dict[str, dict[str, Any]]
+) -> None:
+    """A refresh token mcpauth does not know is refused with invalid_grant (400, JSON), which the
+    SDK takes as "sign in again": it drops its tokens, opens the browser, and works after that."""
+    report = ts_flows[sdk]
+    why = diagnostics(report, stack)
+    assert report["ok"], why
+    token_posts = [(e["grant_type"], e["status"], e.get("error")) for e in report["http_trace"] if e.get("grant_type")]
+    assert token_posts[3:] == [("refresh_token", 400, "invalid_grant"), ("authorization_code", 200, None)], why
+    assert report["invalidated"] == ["tokens"], why
+    assert report["browser_invocations"] == 2 and [v["ok"] for v in report["_browser"].visits()] == [True, True], why
+    assert [c["iss"] for c in report["callbacks"]] == [stack.issuer, stack.issuer], why
+    assert report["whoami"][-1]["label"] == "after the second login", why
+    assert len({w["jti"] for w in report["whoami"]}) == 4 and len({w["sub"] for w in report["whoami"]}) == 1, why
+    registrations = [e for e in report["http_trace"] if e["url"].endswith("/register")]
+    assert len(registrations) == 1, "the SDK registered again: the client id was refused too\n" + why
 
 
 @pytest.mark.parametrize("sdk", SDKS)
@@ -151,7 +171,7 @@ def test_ts_sdk_refreshes_were_answered_by_mcpauth(sdk: str, stack: Stack, ts_fl
     assert {e["url"] for e in refresh_posts} == {meta["token_endpoint"]}, refresh_posts
     iats = [jwt.decode(t["access_token"], options={"verify_signature": False})["iat"] for t in report["tokens"]]
     assert iats == sorted(iats), iats
-    last = report["tokens"][-1]["refresh_token"]
+    last = report["tokens"][-1]["refresh_token"]  # from the second login
     resp = httpx.post(
         meta["token_endpoint"],
         data={

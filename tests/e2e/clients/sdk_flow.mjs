@@ -16,7 +16,9 @@
 //  4. forced refresh: the stored access token is replaced by a revoked-looking one, so the MCP
 //     server answers 401 and the SDK must use its refresh token (and not open the browser);
 //  5. with `--wait-expiry S`: waits S seconds (past the real `expires_in`) and calls `whoami`
-//     again: the expired token gets a 401 and the SDK refreshes again.
+//     again: the expired token gets a 401 and the SDK refreshes again;
+//  6. refusal: both stored tokens spoiled; mcpauth answers the refresh with `invalid_grant`, and
+//     the SDK must drop its tokens and open the browser for a second login, then work again.
 //
 // Usage: node sdk_flow.mjs --sdk v1|v2 --mcp-url URL --browser CMD --report FILE [--wait-expiry S]
 // Prints the JSON report to stdout too. Exit 0 when every step passed, else 1 (`error` says why).
@@ -58,7 +60,9 @@ async function loadSdk(which) {
     throw new Error(`--sdk must be v1 or v2, not ${which}`);
 }
 
-class FlowFailure extends Error {}
+class FlowFailure extends Error {
+    name = 'FlowFailure';
+}
 function check(cond, message) {
     if (!cond) throw new FlowFailure(message);
 }
@@ -96,25 +100,28 @@ function tracingFetch(trace) {
         trace.push(entry);
         const response = await fetch(input, init);
         entry.status = response.status;
+        if (entry.grant_type && response.status !== 200) {
+            // the OAuth error code only (the description may quote what was sent)
+            entry.error = await response.clone().json().then(b => b.error, () => '(not JSON)');
+        }
         return response;
     };
 }
 
+/** The loopback redirect URI's server; `next()` is the query of the next callback it receives. */
 function callbackServer() {
-    let resolveCallback;
-    const received = new Promise(resolve => (resolveCallback = resolve));
+    const waiting = [];
     const server = createServer((req, res) => {
         const url = new URL(req.url, 'http://127.0.0.1');
         if (url.pathname !== '/callback') {
             res.writeHead(404).end();
             return;
         }
-        res.writeHead(200, { 'Content-Type': 'text/html' }).end('<p>Signed in. You can close this page.</p>');
-        resolveCallback(url.searchParams);
+        res.writeHead(200, { 'Content-Type': 'text/html' }).end('<p>Done. You can close this page.</p>');
+        waiting.shift()?.(url.searchParams);
     });
-    return new Promise(resolve =>
-        server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port, received }))
-    );
+    const next = () => new Promise(resolve => waiting.push(resolve));
+    return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port, next })));
 }
 
 /** An in-memory provider; keeps every token set it was given (the report's `tokens`). */
@@ -126,6 +133,7 @@ class MemoryProvider {
         this._tokens = undefined;
         this._verifier = undefined;
         this._state = undefined;
+        this.browserFailed = new Promise(() => {});
     }
     get redirectUrl() {
         return this._redirectUrl;
@@ -169,7 +177,19 @@ class MemoryProvider {
         report.authorization_url = url.href;
         step(`opening the browser: ${url.origin}${url.pathname}`);
         const child = spawn(this._browser, [url.href], { stdio: ['ignore', 'ignore', 'inherit'] });
-        child.on('error', err => step(`browser failed to start: ${err.message}`));
+        // a browser that gave up (the person could not sign in) fails the flow now, not at the timeout
+        this.browserFailed = new Promise((_, reject) => {
+            child.on('error', err => reject(new FlowFailure(`the browser did not start: ${err.message}`)));
+            child.on('exit', code => code !== 0 && reject(new FlowFailure(`the browser exited with status ${code}`)));
+        });
+        this.browserFailed.catch(() => {}); // handled by the race in main(); never an unhandled rejection
+    }
+    // kept so that v2 checks the callback leg against the discovered authorization server (SEP-2352)
+    saveDiscoveryState(state) {
+        this._discovery = state;
+    }
+    discoveryState() {
+        return this._discovery;
     }
     saveCodeVerifier(v) {
         this._verifier = v;
@@ -182,10 +202,15 @@ class MemoryProvider {
         report.invalidated = [...(report.invalidated ?? []), scope];
         if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
         if (scope === 'all' || scope === 'client') this._client = undefined;
+        if (scope === 'all' || scope === 'discovery') this._discovery = undefined;
     }
     /** What a revoked token looks like to the client: the server stops accepting it. */
     spoilAccessToken() {
         this._tokens = { ...this._tokens, access_token: 'revoked.' + this._tokens.access_token.slice(8) };
+    }
+    /** A refresh token mcpauth never issued (revoked, or from another server's store). */
+    spoilRefreshToken() {
+        this._tokens = { ...this._tokens, refresh_token: 'unknown-' + this._tokens.refresh_token.slice(8) };
     }
 }
 
@@ -223,6 +248,27 @@ async function main() {
     const transport = () => new sdk.StreamableHTTPClientTransport(mcpUrl, { authProvider: provider, fetch: fetchFn });
     const newClient = () => new sdk.Client({ name: `mcpauth-e2e-${args.sdk}`, version: '0' }, { capabilities: {} });
 
+    /** The browser's round trip: the callback's query, checked, then redeemed by `finishAuth`. */
+    const timeout = Number(args['callback-timeout']) * 1000;
+    const completeLogin = async (pendingTransport, label) => {
+        const params = await Promise.race([
+            callback,
+            provider.browserFailed,
+            new Promise((_, reject) => setTimeout(() => reject(new FlowFailure(`${label}: no callback from the browser`)), timeout).unref())
+        ]);
+        callback = cb.next();
+        report.callbacks.push({ label, code_present: params.has('code'), state_matches: params.get('state') === provider._state, iss: params.get('iss') });
+        check(!params.has('error'), `${label}: the callback carries error=${params.get('error')} (${params.get('error_description')})`);
+        check(params.get('state') === provider._state, `${label}: the callback state differs from the one sent`);
+        const saved = report.tokens.length;
+        if (args.sdk === 'v2') await pendingTransport.finishAuth(params);
+        else await pendingTransport.finishAuth(params.get('code'));
+        check(report.tokens.length === saved + 1, `${label}: finishAuth saved no tokens`);
+    };
+    const isUnauthorized = err => err instanceof sdk.UnauthorizedError || err?.name === 'UnauthorizedError';
+    report.callbacks = [];
+    let callback = cb.next();
+
     // 1-2: the first connection needs a login
     const first = transport();
     let client = newClient();
@@ -231,25 +277,12 @@ async function main() {
         throw new FlowFailure('the first connection succeeded without a login');
     } catch (err) {
         if (err instanceof FlowFailure) throw err;
-        check(
-            err instanceof sdk.UnauthorizedError || err?.name === 'UnauthorizedError',
-            `the first connection failed with ${err?.name}: ${err?.message}`
-        );
+        check(isUnauthorized(err), `the first connection failed with ${err?.name}: ${err?.message}`);
         step(`first connection: ${err.name} (login needed)`);
     }
     check(report.browser_invocations === 1, `the browser was opened ${report.browser_invocations} times`);
-    const timeout = Number(args['callback-timeout']) * 1000;
-    const params = await Promise.race([
-        cb.received,
-        new Promise((_, reject) => setTimeout(() => reject(new FlowFailure('no callback from the browser')), timeout).unref())
-    ]);
-    cb.server.close();
-    report.callback = { code_present: params.has('code'), state_matches: params.get('state') === provider._state, iss: params.get('iss') };
-    check(!params.has('error'), `the callback carries error=${params.get('error')} (${params.get('error_description')})`);
-    check(params.get('state') === provider._state, 'the callback state differs from the one sent');
-    if (args.sdk === 'v2') await first.finishAuth(params);
-    else await first.finishAuth(params.get('code'));
-    check(report.tokens.length === 1, `finishAuth saved ${report.tokens.length} token sets`);
+    await completeLogin(first, 'login');
+    report.callback = report.callbacks[0];
     await client.close().catch(() => {});
 
     // 3: signed in
@@ -292,6 +325,31 @@ async function main() {
         await new Promise(r => setTimeout(r, wait * 1000));
         await refreshed('refresh after expiry');
     }
+    await client.close().catch(() => {});
+
+    // 6: refusal: a refresh token mcpauth does not know gets invalid_grant; the SDK must drop
+    // its tokens and start a new login (the browser opens again), not retry or give up
+    provider.spoilAccessToken();
+    provider.spoilRefreshToken();
+    const refreshesBefore = report.http_trace.filter(e => e.grant_type === 'refresh_token').length;
+    const again = transport();
+    client = newClient();
+    try {
+        await client.connect(again);
+        throw new FlowFailure('refusal: the connection succeeded with a spoiled refresh token');
+    } catch (err) {
+        if (err instanceof FlowFailure) throw err;
+        check(isUnauthorized(err), `refusal: the connection failed with ${err?.name}: ${err?.message}`);
+    }
+    const refused = report.http_trace.filter(e => e.grant_type === 'refresh_token').slice(refreshesBefore);
+    report.refused_refresh = refused.map(e => ({ status: e.status, error: e.error }));
+    check(refused.length === 1 && refused[0].status === 400 && refused[0].error === 'invalid_grant', `refusal: the spoiled refresh was answered ${JSON.stringify(report.refused_refresh)}`);
+    check(report.browser_invocations === 2, `refusal: the browser was opened ${report.browser_invocations} times, expected a second login`);
+    await completeLogin(again, 'login after invalid_grant');
+    client = newClient();
+    await client.connect(transport());
+    const relogin = await whoami('after the second login');
+    check(relogin.sub === login.sub && relogin.client_id === login.client_id, `refusal: sub/client_id changed after the second login`);
     await client.close().catch(() => {});
     report.ok = true;
 }
