@@ -114,15 +114,17 @@ class PersonBrowser:
         return "--- person.py visits\n" + "\n".join(json.dumps(v)[:3000] for v in self.visits())
 
 
-def make_person_browser(directory: Path, name: str) -> PersonBrowser:
-    """Writes ``directory/name`` (an sh script, no spaces in its path: ``$BROWSER`` is split on ':')."""
+def make_person_browser(directory: Path, name: str, *person_args: str) -> PersonBrowser:
+    """Writes ``directory/name`` (an sh script, no spaces in its path: ``$BROWSER`` is split on ':');
+    ``person_args`` go to person.py (e.g. ``--decision``, ``deny``)."""
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / f"{name}.jsonl"
     path = directory / name
     path.write_text(
         "#!/bin/sh\n"
         "# the browser a Node MCP client opens: the no-JavaScript person of tests/e2e/person.py\n"
-        f"exec {shlex.quote(PYTHON)} {shlex.quote(str(HERE / 'person.py'))} --log {shlex.quote(str(log))} \"$@\"\n"
+        f"exec {shlex.quote(PYTHON)} {shlex.quote(str(HERE / 'person.py'))} --log {shlex.quote(str(log))} "
+        f"{' '.join(shlex.quote(a) for a in person_args)} \"$@\"\n"
     )
     path.chmod(0o755)
     return PersonBrowser(path=path, log=log)

@@ -11,7 +11,8 @@ with the ``file`` secret store (no keyring on a headless machine).
 
 First run: ``tools/list`` signs in and lists ``whoami``. Second run: ``tools/call whoami`` with the
 stored tokens, after the access token expired: the Inspector refreshes and does not open the
-browser again.
+browser again. Refusal: with a person who presses Deny, a fresh Inspector fails with the error
+of mcpauth's redirect and keeps no tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -109,6 +111,7 @@ class Inspector:
 
 @pytest.fixture(scope="module")
 def inspector(stack: Stack, node_clients: NodeClients) -> Inspector:
+    """One Inspector installation (its own HOME) used by the tests below in order."""
     workdir = stack.workdir / "inspector"
     return Inspector(stack, node_clients, workdir, make_person_browser(workdir, "browser"))
 
@@ -147,3 +150,22 @@ def test_inspector_cli_calls_whoami_with_stored_tokens_after_expiry(inspector: I
     # the MCP server saw the refreshed access token, issued to the same client for the same person
     assert payload["jti"] == claims["jti"] != old_claims["jti"], inspector.describe()
     assert (payload["sub"], payload["client_id"]) == (old_claims["sub"], old_claims["client_id"]), inspector.describe()
+
+
+def test_inspector_cli_reports_a_denied_consent_and_stores_no_tokens(stack: Stack, node_clients: NodeClients) -> None:
+    """The person presses Deny: mcpauth redirects with error=access_denied (and iss) to the
+    Inspector's callback, which fails the command; no tokens are kept."""
+    workdir = stack.workdir / "inspector-deny"
+    denied = Inspector(stack, node_clients, workdir, make_person_browser(workdir, "browser", "--decision", "deny"))
+    result = denied.run("--method", "tools/list")
+    assert result["returncode"] not in (0, -15), denied.describe()  # failed by itself, not stopped by us
+    # --format json: the error envelope is a JSON line on stderr
+    envelopes = [json.loads(line) for line in result["stderr"].splitlines() if line.startswith('{"error"')]
+    visits = denied.browser.visits()
+    assert len(visits) == 1 and visits[0]["authorization_error"] == "access_denied", denied.describe()
+    # the Inspector shows the redirect's error_description (else its error code)
+    query = parse_qs(urlsplit(visits[0]["callback_url"]).query)
+    shown = query.get("error_description", query["error"])[0]
+    assert [e["error"]["message"] for e in envelopes] == [shown], denied.describe()
+    assert visits[0]["iss"] == stack.issuer and visits[0]["callback"] == INSPECTOR_CALLBACK, denied.describe()
+    assert denied.stored_tokens() == {}, denied.describe()
