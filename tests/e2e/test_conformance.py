@@ -74,10 +74,11 @@ class ConformanceRun:
         assert body.get("token_endpoint_auth_method") == "none" and "client_secret" not in body, body
         return str(body["client_id"])
 
-    def _open(self, url: str) -> None:
-        self.person_runs.append(
-            subprocess.run([str(self.browser.path), url], env=self.env, capture_output=True, text=True, timeout=60)
-        )
+    def _open(self, url: str, suite: subprocess.Popen[str]) -> None:
+        person = subprocess.run([str(self.browser.path), url], env=self.env, capture_output=True, text=True, timeout=60)
+        self.person_runs.append(person)
+        if person.returncode != 0:  # no callback will come: do not let the suite wait 5 minutes
+            suite.kill()
 
     def run(self) -> None:
         started = time.monotonic()
@@ -94,7 +95,7 @@ class ConformanceRun:
                 self.output.append(line.rstrip("\n"))
                 match = AUTHORIZE_LINE.match(line.strip())
                 if match:  # "Access the following URL in your browser": the person does
-                    opener = threading.Thread(target=self._open, args=(match.group(1),), daemon=True)
+                    opener = threading.Thread(target=self._open, args=(match.group(1), proc), daemon=True)
                     opener.start()
                     openers.append(opener)
             self.returncode = proc.wait()

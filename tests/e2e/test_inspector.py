@@ -132,26 +132,6 @@ def test_inspector_cli_signs_in_and_lists_tools(inspector: Inspector) -> None:
     assert visit["iss"] == inspector.stack.issuer and visit["delivered_status"] == 200, inspector.describe()
 
 
-def test_inspector_cli_calls_whoami_with_stored_tokens_after_expiry(inspector: Inspector) -> None:
-    first = inspector.runs[0] if inspector.runs else None
-    assert first is not None and first["returncode"] == 0, "the sign-in run failed\n" + inspector.describe()
-    before = inspector.stored_tokens()
-    assert before.get("refresh_token"), f"the Inspector stored no refresh token: {sorted(before)}\n" + inspector.describe()
-    time.sleep(inspector.stack.ttl + 1)  # the stored access token expires: the next call must refresh
-    result = inspector.run("--method", "tools/call", "--tool-name", "whoami")
-    assert result["returncode"] == 0, inspector.describe()
-    assert len(inspector.browser.visits()) == 1, "the Inspector opened the browser again\n" + inspector.describe()
-    after = inspector.stored_tokens()
-    assert after.get("refresh_token") not in (None, before["refresh_token"]), "the refresh token did not rotate\n" + inspector.describe()
-    payload = ((result["json"] or {}).get("result") or {}).get("structuredContent") or {}
-    assert payload.get("sub") and payload.get("client_id"), inspector.describe()
-    claims = jwt.decode(after["access_token"], options={"verify_signature": False})
-    old_claims = jwt.decode(before["access_token"], options={"verify_signature": False})
-    # the MCP server saw the refreshed access token, issued to the same client for the same person
-    assert payload["jti"] == claims["jti"] != old_claims["jti"], inspector.describe()
-    assert (payload["sub"], payload["client_id"]) == (old_claims["sub"], old_claims["client_id"]), inspector.describe()
-
-
 def test_inspector_cli_reports_a_denied_consent_and_stores_no_tokens(stack: Stack, node_clients: NodeClients) -> None:
     """The person presses Deny: mcpauth redirects with error=access_denied (and iss) to the
     Inspector's callback, which fails the command; no tokens are kept."""
@@ -169,3 +149,25 @@ def test_inspector_cli_reports_a_denied_consent_and_stores_no_tokens(stack: Stac
     assert [e["error"]["message"] for e in envelopes] == [shown], denied.describe()
     assert visits[0]["iss"] == stack.issuer and visits[0]["callback"] == INSPECTOR_CALLBACK, denied.describe()
     assert denied.stored_tokens() == {}, denied.describe()
+
+
+def test_inspector_cli_calls_whoami_with_stored_tokens_after_expiry(inspector: Inspector) -> None:
+    first = inspector.runs[0] if inspector.runs else None
+    assert first is not None and first["returncode"] == 0, "the sign-in run failed\n" + inspector.describe()
+    before = inspector.stored_tokens()
+    assert before.get("refresh_token"), f"the Inspector stored no refresh token: {sorted(before)}\n" + inspector.describe()
+    # wait until the stored access token has expired (other tests ran meanwhile): the call must refresh
+    expires = jwt.decode(before["access_token"], options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, expires + 1 - time.time()))
+    result = inspector.run("--method", "tools/call", "--tool-name", "whoami")
+    assert result["returncode"] == 0, inspector.describe()
+    assert len(inspector.browser.visits()) == 1, "the Inspector opened the browser again\n" + inspector.describe()
+    after = inspector.stored_tokens()
+    assert after.get("refresh_token") not in (None, before["refresh_token"]), "the refresh token did not rotate\n" + inspector.describe()
+    payload = ((result["json"] or {}).get("result") or {}).get("structuredContent") or {}
+    assert payload.get("sub") and payload.get("client_id"), inspector.describe()
+    claims = jwt.decode(after["access_token"], options={"verify_signature": False})
+    old_claims = jwt.decode(before["access_token"], options={"verify_signature": False})
+    # the MCP server saw the refreshed access token, issued to the same client for the same person
+    assert payload["jti"] == claims["jti"] != old_claims["jti"], inspector.describe()
+    assert (payload["sub"], payload["client_id"]) == (old_claims["sub"], old_claims["client_id"]), inspector.describe()
