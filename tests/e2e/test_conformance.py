@@ -6,7 +6,8 @@ The suite needs a client registered beforehand: we register one by DCR (``none``
 its authorization-server scenarios in order; its code-grant scenario prints the authorization
 URL and waits on its callback port, so we read its output and hand that URL to the no-JavaScript
 person (``person.py``), which logs in, consents and follows the redirect to the suite's callback.
-It sends no ``scope`` and, without ``--resource``, no ``resource`` (as INTEROP.md says it does).
+It sends no ``scope`` and, without ``--resource``, no ``resource`` (as INTEROP.md says it does);
+the whole run is done twice, without and with ``--resource`` (the MCP URL), 2 s each.
 Every scenario writes ``checks.json`` under ``-o``; each test below is one scenario and wants
 every check ``SUCCESS`` (no ``FAILURE``, no ``WARNING``).
 """
@@ -20,6 +21,7 @@ import subprocess
 import threading
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -34,9 +36,9 @@ AUTHORIZE_LINE = re.compile(r"^(https?://\S+\?\S*response_type=code\S*)$")
 
 
 class ConformanceRun:
-    def __init__(self, stack: Stack, node_clients: NodeClients) -> None:
-        self.stack = stack
-        self.workdir = stack.workdir / "conformance"
+    def __init__(self, stack: Stack, node_clients: NodeClients, resource: str | None) -> None:
+        self.stack, self.resource = stack, resource
+        self.workdir = stack.workdir / ("conformance-with-resource" if resource else "conformance")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.browser: PersonBrowser = make_person_browser(self.workdir, "browser")
         self.port = free_port()
@@ -49,7 +51,7 @@ class ConformanceRun:
             "--client-id", self.client_id,
             "--port", str(self.port),
             "-o", str(self.out),
-        ]
+        ] + (["--resource", resource] if resource else [])
         self.env = {**os.environ, "MCPAUTH_ADMIN_PASSWORD": stack.password, "NO_COLOR": "1"}
         self.output: list[str] = []
         self.person_runs: list[subprocess.CompletedProcess[str]] = []
@@ -122,11 +124,12 @@ class ConformanceRun:
         )
 
 
-@pytest.fixture(scope="module")
-def conformance(stack: Stack, node_clients: NodeClients) -> ConformanceRun:
-    run = ConformanceRun(stack, node_clients)
+@pytest.fixture(scope="module", params=["without-resource", "with-resource"])
+def conformance(request: pytest.FixtureRequest, stack: Stack, node_clients: NodeClients) -> ConformanceRun:
+    """The suite's whole run, as it runs by default (no `resource`) and with `--resource` the MCP URL."""
+    run = ConformanceRun(stack, node_clients, stack.resource if request.param == "with-resource" else None)
     run.run()
-    print(f"conformance authorization (all scenarios): exit {run.returncode} in {run.seconds:.1f} s")
+    print(f"conformance authorization {request.param} (all scenarios): exit {run.returncode} in {run.seconds:.1f} s")
     for name, checks in run.checks().items():
         for check in checks:
             print(f"  {name}: {check.get('id')} {check.get('status')} {check.get('errorMessage') or ''}".rstrip())
@@ -170,6 +173,9 @@ def test_conformance_code_grant_signed_in_once_through_the_person(conformance: C
     assert len(visits) == 1, conformance.describe()
     assert visits[0]["ok"] and visits[0]["callback"] == f"http://127.0.0.1:{conformance.port}/callback", conformance.describe()
     assert visits[0]["iss"] == conformance.stack.issuer, conformance.describe()
+    sent = parse_qs(urlsplit(visits[0]["authorization_url"]).query)
+    assert sent.get("resource") == ([conformance.resource] if conformance.resource else None), sent
+    assert "scope" not in sent, sent
 
 
 @pytest.mark.xfail(
