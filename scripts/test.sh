@@ -35,5 +35,5 @@ echo "== cargo tests (unit, storage suite, integration against target/release/mc
 MCPAUTH_BIN="$ROOT/target/release/mcpauth" MCPAUTH_PREVIOUS_BIN="$ROOT/target/upgrade/mcpauth-0.1" \
     cargo test --workspace --locked -- --test-threads 4
 
-echo "== end-to-end with the official Python MCP SDK" >&2
+echo "== end-to-end with the official MCP clients (Python SDK, TypeScript SDKs, Inspector, conformance suite)" >&2
 MCPAUTH_BIN="$ROOT/target/release/mcpauth" bash tests/e2e/run.sh

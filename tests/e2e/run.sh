@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end tests of mcpauth with the official Python MCP SDK.
+# End-to-end tests of mcpauth with the official MCP clients (Python SDK, TypeScript SDK v2 and v1,
+# the Inspector v2 CLI, the conformance suite).
 #   tests/e2e/run.sh [pytest args...]
 # Creates .venv-e2e at the repository root when missing (or when requirements.txt changed),
 # installs Debian's chromium when /usr/bin/chromium is missing (as root) and the upstream OIDC
-# provider fixture (tests/idp/oidc/install.sh), then runs pytest on tests/e2e. Uses
+# provider fixture (tests/idp/oidc/install.sh) and the Node.js clients (tests/e2e/clients/install.sh),
+# then runs pytest on tests/e2e. Uses
 # $MCPAUTH_BIN, default target/release/mcpauth; when that default is missing it is built with
 # `cargo build --release`.
 set -euo pipefail
@@ -40,6 +42,8 @@ fi
 
 # the upstream OpenID Connect provider of the federated-login tests (npm ci; a no-op once installed)
 bash "$ROOT/tests/idp/oidc/install.sh"
+# the Node.js MCP clients (TypeScript SDK v2 and v1, Inspector v2, conformance suite) and Node 22
+bash "$HERE/clients/install.sh"
 
 if [ -z "${MCPAUTH_BIN:-}" ] && [ ! -x "$ROOT/target/release/mcpauth" ]; then
     echo "e2e: building target/release/mcpauth" >&2

@@ -6,6 +6,8 @@ metadata, start ``mcp_server.py`` (an SDK MCP server validating mcpauth's tokens
 JWKS) and run ``client_flow.py`` (the SDK's OAuth client with a headless browser).
 Nothing here knows mcpauth's HTML paths or form field names.
 
+The session-wide `stack` fixture (mcpauth + mcp_server.py) is in conftest.py.
+
 Environment knobs:
   MCPAUTH_BIN            the server binary (a ``.py`` file is run with this Python)
   E2E_ACCESS_TOKEN_TTL   ``--access-token-ttl`` given to mcpauth (default 10 seconds)
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -126,42 +127,7 @@ class Stack:
         return "\n".join(p.describe() for p in self.procs)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    cmd = mcpauth_command()
-    workdir = tmp_path_factory.mktemp("e2e")
-    as_port, mcp_port = free_port(), free_port()
-    while mcp_port == as_port:
-        mcp_port = free_port()
-    issuer = f"http://127.0.0.1:{as_port}"
-    resource = f"http://127.0.0.1:{mcp_port}/mcp"
-    password = "pw-" + secrets.token_urlsafe(18)
-    ttl = int(os.environ.get("E2E_ACCESS_TOKEN_TTL", "10"))
-    env = {**os.environ, "MCPAUTH_ADMIN_PASSWORD": password}
-    (workdir / "data").mkdir()
-    procs: list[Proc] = []
-    try:
-        auth = Proc(
-            "mcpauth",
-            cmd
-            + [
-                "serve",
-                "--listen", f"127.0.0.1:{as_port}",
-                "--issuer", issuer,
-                "--data-dir", str(workdir / "data"),
-                "--resource", resource,
-                "--access-token-ttl", str(ttl),
-            ],
-            workdir / "mcpauth.log",
-            env=env,
-        )
-        procs.append(auth)
-        wait_for(f"{issuer}/.well-known/oauth-authorization-server", auth, float(os.environ.get("E2E_STARTUP_TIMEOUT", "60")))
-        procs.append(start_mcp_server(mcp_port, issuer, resource, workdir / "mcp_server.log"))
-        yield Stack(issuer, resource, mcp_port, password, ttl, workdir, procs)
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
+# The `stack` fixture (mcpauth + mcp_server.py, one per session) is in conftest.py.
 
 
 @pytest.fixture(scope="session")
