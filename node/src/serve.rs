@@ -112,6 +112,7 @@ fn server_config(settings: &Settings) -> ServerConfig {
     let mut config = ServerConfig::new(settings.issuer.clone());
     config.access_token_ttl = settings.access_token_ttl;
     config.refresh_idle_ttl = settings.refresh_token_ttl;
+    config.refresh_reuse = settings.refresh_reuse;
     config.scopes_supported = settings.scopes.clone();
     config
 }

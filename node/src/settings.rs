@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mcpauth_state::RefreshReuse;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -55,6 +56,10 @@ pub struct FileSettings {
     pub allowed_redirect_schemes: Vec<String>,
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
+    /// What a rotated refresh token presented again gets: `grace` (default) or `strict`.
+    pub refresh_reuse: Option<RefreshReuseName>,
+    /// How long after its rotation a refresh token is still accepted again under `grace`.
+    pub refresh_grace_secs: Option<u64>,
     pub seal_key_file: Option<PathBuf>,
     pub cluster_secret_file: Option<PathBuf>,
     pub scopes: Option<Vec<String>>,
@@ -69,6 +74,14 @@ pub struct FileSettings {
     pub local_login: Option<bool>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
+}
+
+/// The `refresh_reuse` setting's values (README, "Refresh tokens").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshReuseName {
+    Grace,
+    Strict,
 }
 
 /// `[upstream]`: timeouts and size cap of every call to an identity provider.
@@ -94,6 +107,7 @@ pub struct Settings {
     pub allowed_redirect_schemes: Vec<String>,
     pub access_token_ttl: u64,
     pub refresh_token_ttl: u64,
+    pub refresh_reuse: RefreshReuse,
     pub seal_key_file: PathBuf,
     pub cluster_secret_file: PathBuf,
     pub scopes: Vec<String>,
@@ -207,6 +221,7 @@ impl Settings {
                 .refresh_token_ttl
                 .or(file.refresh_token_ttl)
                 .unwrap_or(30 * 24 * 3600),
+            refresh_reuse: refresh_reuse(file.refresh_reuse, file.refresh_grace_secs)?,
             seal_key_file,
             cluster_secret_file,
             scopes: file
@@ -291,6 +306,23 @@ fn default_raft_address(listen: &str) -> Result<String, SettingsError> {
         SettingsError::Invalid("no default internal port: set --raft-listen".into())
     })?;
     Ok(SocketAddr::new(addr.ip(), port).to_string())
+}
+
+/// The refresh policy from its two settings: a grace period with `strict` is a contradiction
+/// the operator should hear about rather than have silently ignored.
+fn refresh_reuse(
+    name: Option<RefreshReuseName>,
+    grace_secs: Option<u64>,
+) -> Result<RefreshReuse, SettingsError> {
+    match (name.unwrap_or(RefreshReuseName::Grace), grace_secs) {
+        (RefreshReuseName::Strict, Some(_)) => Err(SettingsError::Invalid(
+            "refresh_grace_secs is set but refresh_reuse = \"strict\" accepts no second presentation: remove one of them".into(),
+        )),
+        (RefreshReuseName::Strict, None) => Ok(RefreshReuse::Strict),
+        (RefreshReuseName::Grace, secs) => Ok(RefreshReuse::Grace {
+            secs: secs.unwrap_or(mcpauth_api::server_config::DEFAULT_REFRESH_GRACE_SECS),
+        }),
+    }
 }
 
 pub fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
