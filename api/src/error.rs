@@ -57,6 +57,8 @@ pub struct OAuthError {
     pub description: String,
     /// invalid_client after a Basic authentication attempt answers 401 with a challenge.
     pub basic_challenge: bool,
+    /// The HTTP status when the code's usual one does not fit (a closed /register: 403).
+    pub status: Option<StatusCode>,
 }
 
 impl OAuthError {
@@ -65,6 +67,7 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_challenge: false,
+            status: None,
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -89,6 +92,9 @@ struct ErrorBody<'a> {
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
+        if let Some(status) = self.status {
+            return status;
+        }
         match self.code {
             ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mcpauth_api::oauth::registration_policy::{RegistrationMode, RegistrationPolicy};
 use mcpauth_state::RefreshReuse;
 use serde::Deserialize;
 
@@ -52,8 +53,8 @@ pub struct FileSettings {
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub resources: Vec<String>,
-    #[serde(default)]
-    pub allowed_redirect_schemes: Vec<String>,
+    /// Unset: the known MCP clients' schemes; set (even to `[]`): exactly these.
+    pub allowed_redirect_schemes: Option<Vec<String>>,
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
     /// What a rotated refresh token presented again gets: `grace` (default) or `strict`.
@@ -63,6 +64,13 @@ pub struct FileSettings {
     pub seal_key_file: Option<PathBuf>,
     pub cluster_secret_file: Option<PathBuf>,
     pub scopes: Option<Vec<String>>,
+    /// What a request naming no scope gets (its client having registered none).
+    pub default_scopes: Option<Vec<String>>,
+    /// "open" (default) or "off".
+    pub registration: Option<RegistrationMode>,
+    /// Anchored regular expressions; every redirect URI of a registration must match one.
+    #[serde(default)]
+    pub registration_redirect_patterns: Vec<String>,
     /// Take a snapshot (and compact the log) every this many entries.
     pub snapshot_every: Option<u64>,
     #[serde(default, rename = "node")]
@@ -111,6 +119,9 @@ pub struct Settings {
     pub seal_key_file: PathBuf,
     pub cluster_secret_file: PathBuf,
     pub scopes: Vec<String>,
+    pub default_scopes: Vec<String>,
+    /// `registration` and `registration_redirect_patterns`, the patterns compiled.
+    pub registration: RegistrationPolicy,
     pub snapshot_every: u64,
     /// Every node of the cluster file (this one included): the initial members of a new cluster.
     pub members: Vec<NodeEntry>,
@@ -187,11 +198,18 @@ impl Settings {
         } else {
             args.resources
         };
+        // An unset key and an empty list differ: `[]` allows no private-use scheme at all.
         let allowed_redirect_schemes = if args.allowed_redirect_schemes.is_empty() {
             file.allowed_redirect_schemes
+                .unwrap_or_else(mcpauth_api::redirect_uri::known_client_schemes)
         } else {
             args.allowed_redirect_schemes
         };
+        let registration = RegistrationPolicy::new(
+            args.registration.or(file.registration).unwrap_or_default(),
+            &file.registration_redirect_patterns,
+        )
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         let node_id = entry.as_ref().map_or(1, |e| e.id);
         let members = if file.nodes.is_empty() {
             vec![NodeEntry {
@@ -227,6 +245,10 @@ impl Settings {
             scopes: file
                 .scopes
                 .unwrap_or_else(mcpauth_api::server_config::default_scopes),
+            default_scopes: file
+                .default_scopes
+                .unwrap_or_else(mcpauth_api::server_config::default_request_scopes),
+            registration,
             snapshot_every: args.snapshot_every.or(file.snapshot_every).unwrap_or(5000),
             members,
             identity_providers: file
@@ -269,6 +291,20 @@ impl Settings {
         for resource in &self.resources {
             mcpauth_api::resource::canonical(resource)
                 .map_err(|e| SettingsError::Invalid(format!("resource {resource:?}: {e}")))?;
+        }
+        for scheme in &self.allowed_redirect_schemes {
+            mcpauth_api::redirect_uri::check_allowable_scheme(scheme)
+                .map_err(|e| SettingsError::Invalid(format!("allowed_redirect_schemes: {e}")))?;
+        }
+        if let Some(unknown) = self
+            .default_scopes
+            .iter()
+            .find(|d| !self.scopes.contains(d))
+        {
+            return Err(SettingsError::Invalid(format!(
+                "default_scopes: {unknown:?} is not one of scopes {:?}",
+                self.scopes
+            )));
         }
         if self.snapshot_every < 10 {
             return Err(SettingsError::Invalid(
@@ -350,3 +386,7 @@ fn upstream_limits(u: UpstreamSettings) -> mcpauth_federation::OutboundLimits {
         max_response_bytes: u.max_response_bytes.unwrap_or(default.max_response_bytes),
     }
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

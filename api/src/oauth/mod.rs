@@ -5,18 +5,21 @@
 //!             (authenticate, the grant's parameters, grant/<type>.rs builds the attempt,
 //!             propose, read the Outcome, sign)
 //! /authorize  authorize::parse --> authorize::validate --> ValidRequest::next (sign in, consent, code)
-//! /register   RegistrationRequest::from_json --> clients actor: registration::validate, propose
+//! /register   RegistrationRequest::parse (closed? JSON) --> clients actor: registration::validate
+//!             (application_type, redirect URIs, the operator's patterns), propose
 //! ```
 //! Routes parse HTTP, call in here with the time from the app state's clock, and turn an
 //! [`Error`] into the wire answer through its single mapping to RFC error codes
 //! ([`Error::code`]). Single-use decisions stay in apply(); this layer prepares the attempt and
 //! reads the outcome.
 
+pub mod application_type;
 pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod grant;
 pub mod registration;
+pub mod registration_policy;
 pub mod token;
 pub mod token_request;
 
