@@ -18,6 +18,7 @@ use mcpauth_api::actors::{Bootstrap, ConfigActor};
 use mcpauth_api::app::NodeContext;
 use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
+use mcpauth_api::oauth::configured_client::{configured_clients, seed_when_possible};
 use mcpauth_api::{AppState, Cluster, ServerConfig};
 use mcpauth_crypto::{Sealer, SignerCache};
 use mcpauth_federation::config::ProviderSpec;
@@ -144,6 +145,12 @@ async fn run(
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
+    let clients = configured_clients(
+        settings.clients.clone(),
+        &settings.allowed_redirect_schemes,
+        clock.now(),
+    )
+    .map_err(|e| ServeError::Setup(e.to_string()))?;
     let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
     let internal_state = web::Data::new(InternalState {
@@ -164,6 +171,7 @@ async fn run(
     tracing::info!(node = settings.node_id, internal = %settings.raft_listen, advertised = %settings.raft_advertise, "internal server listening");
 
     actix_web::rt::spawn(initialise_if_new(cluster.clone(), settings.clone()));
+    actix_web::rt::spawn(seed_when_possible(cluster.clone(), clients));
 
     if settings.resources.is_empty() {
         tracing::warn!("no --resource configured: tokens will be issued for any resource a client names (and for the issuer itself when it names none); this is for trying mcpauth out, not for production");

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mcpauth_api::oauth::configured_client::ClientSpec;
 use mcpauth_api::oauth::registration_policy::{RegistrationMode, RegistrationPolicy};
 use mcpauth_state::RefreshReuse;
 use serde::Deserialize;
@@ -80,6 +81,9 @@ pub struct FileSettings {
     pub identity_providers: Vec<toml::Value>,
     /// Local accounts on the first start (later: the admin API). Default true.
     pub local_login: Option<bool>,
+    /// Pre-registered clients, recorded on the cluster's first start with any.
+    #[serde(default, rename = "client")]
+    pub clients: Vec<ClientSpec>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
 }
@@ -128,6 +132,8 @@ pub struct Settings {
     /// `[[identity_provider]]` tables as JSON, validated when the cluster is seeded.
     pub identity_providers: Vec<serde_json::Value>,
     pub local_login: Option<bool>,
+    /// `[[client]]` tables, secret files resolved against the config file's directory.
+    pub clients: Vec<ClientSpec>,
     pub upstream_limits: mcpauth_federation::OutboundLimits,
 }
 
@@ -260,6 +266,14 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?,
             local_login: file.local_login,
+            clients: file
+                .clients
+                .into_iter()
+                .map(|mut spec| {
+                    spec.secret_file = spec.secret_file.map(&resolve);
+                    spec
+                })
+                .collect(),
             upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
         };
         settings.validate()?;

@@ -112,6 +112,10 @@ impl State {
         let entry = self.refresh_tokens.get(digest)?;
         Some((self.families.get(&entry.family)?, entry.retired))
     }
+    /// Whether the config file's clients were recorded (they seed the first start only).
+    pub fn clients_seeded(&self) -> bool {
+        self.clients_seeded
+    }
     pub fn clients(&self) -> impl Iterator<Item = &Client> {
         self.clients.values()
     }

@@ -16,6 +16,7 @@
 pub mod application_type;
 pub mod authorize;
 pub mod client_auth;
+pub mod configured_client;
 pub mod error;
 pub mod grant;
 pub mod registration;

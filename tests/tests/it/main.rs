@@ -12,6 +12,7 @@ mod cluster_heal;
 mod cluster_membership;
 mod cluster_partition;
 mod cluster_security;
+mod configured_clients;
 mod discovery;
 mod federation_cli;
 mod federation_ldap_saml;
