@@ -20,6 +20,8 @@ pub struct ServerConfig {
     /// Registrations that never complete a login are reaped after this many seconds.
     pub unclaimed_client_ttl: u64,
     pub scopes_supported: Vec<String>,
+    /// Signing-key rotation (`[signing_keys]`); also sets how long JWKS may be cached.
+    pub key_rotation: crate::key_rotation::RotationPolicy,
 }
 
 impl ServerConfig {
@@ -35,6 +37,7 @@ impl ServerConfig {
             session_ttl: 12 * 3600,
             unclaimed_client_ttl: 24 * 3600,
             scopes_supported: default_scopes(),
+            key_rotation: crate::key_rotation::RotationPolicy::default(),
         }
     }
 
