@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
-use mcpauth_api::actors::{Bootstrap, ConfigActor};
+use mcpauth_api::actors::{Bootstrap, ConfigActor, KeyRotationActor};
 use mcpauth_api::app::NodeContext;
 use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
+use mcpauth_api::key_rotation::KeyRotator;
 use mcpauth_api::{AppState, Cluster, ServerConfig};
 use mcpauth_crypto::{Sealer, SignerCache};
 use mcpauth_federation::config::ProviderSpec;
@@ -113,6 +114,7 @@ fn server_config(settings: &Settings) -> ServerConfig {
     config.access_token_ttl = settings.access_token_ttl;
     config.refresh_idle_ttl = settings.refresh_token_ttl;
     config.scopes_supported = settings.scopes.clone();
+    config.key_rotation = settings.key_rotation;
     config
 }
 
@@ -143,12 +145,20 @@ async fn run(
         .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
     let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
+    let key_rotator = KeyRotator::new(
+        cluster.clone(),
+        sealer.clone(),
+        clock.clone(),
+        settings.key_rotation,
+        server_config(&settings).unclaimed_client_ttl,
+    );
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),
         secret,
         sealer: sealer.clone(),
         halt: halt.clone(),
         clock: clock.clone(),
+        keys: key_rotator.clone(),
     });
     let internal = HttpServer::new(move || {
         App::new()
@@ -174,6 +184,8 @@ async fn run(
         config.unclaimed_client_ttl,
     )
     .start();
+    // The leader's signing-key schedule (every node runs the timer; the leader acts).
+    KeyRotationActor::new(key_rotator).start();
     let bootstrapped = Arc::new(AtomicBool::new(false));
     actix_web::rt::spawn(bootstrap(
         config_actor.clone(),

@@ -69,6 +69,19 @@ pub struct FileSettings {
     pub local_login: Option<bool>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
+    /// Signing-key rotation.
+    pub signing_keys: Option<SigningKeySettings>,
+}
+
+/// `[signing_keys]`: how often the leader adds a signing key, and how long before it signs a
+/// new key is published in JWKS.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeySettings {
+    /// Default 2592000 (30 days).
+    pub rotate_every_secs: Option<u64>,
+    /// Default 86400 (24 hours).
+    pub publish_before_secs: Option<u64>,
 }
 
 /// `[upstream]`: timeouts and size cap of every call to an identity provider.
@@ -104,6 +117,7 @@ pub struct Settings {
     pub identity_providers: Vec<serde_json::Value>,
     pub local_login: Option<bool>,
     pub upstream_limits: mcpauth_federation::OutboundLimits,
+    pub key_rotation: mcpauth_api::key_rotation::RotationPolicy,
 }
 
 impl Settings {
@@ -190,6 +204,10 @@ impl Settings {
         } else {
             file.nodes
         };
+        let access_token_ttl = args
+            .access_token_ttl
+            .or(file.access_token_ttl)
+            .unwrap_or(3600);
         let settings = Self {
             node_id,
             listen,
@@ -199,10 +217,7 @@ impl Settings {
             data_dir,
             resources,
             allowed_redirect_schemes,
-            access_token_ttl: args
-                .access_token_ttl
-                .or(file.access_token_ttl)
-                .unwrap_or(3600),
+            access_token_ttl,
             refresh_token_ttl: args
                 .refresh_token_ttl
                 .or(file.refresh_token_ttl)
@@ -224,6 +239,7 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
             local_login: file.local_login,
             upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
+            key_rotation: key_rotation(file.signing_keys.unwrap_or_default(), access_token_ttl),
         };
         settings.validate()?;
         Ok(settings)
@@ -264,6 +280,9 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "token lifetimes must be positive".into(),
             ));
+        }
+        if let Some(problem) = self.key_rotation.problem() {
+            return Err(SettingsError::Invalid(problem));
         }
         let mut ids: Vec<u64> = self.members.iter().map(|m| m.id).collect();
         ids.sort_unstable();
@@ -316,5 +335,21 @@ fn upstream_limits(u: UpstreamSettings) -> mcpauth_federation::OutboundLimits {
             .map(std::time::Duration::from_millis)
             .unwrap_or(default.read_timeout),
         max_response_bytes: u.max_response_bytes.unwrap_or(default.max_response_bytes),
+    }
+}
+
+/// The rotation policy: the file's `[signing_keys]`, and the longest lifetime of anything
+/// signed (access tokens; mcpauth issues no ID tokens), which the previous key outlives.
+fn key_rotation(
+    k: SigningKeySettings,
+    access_token_ttl: u64,
+) -> mcpauth_api::key_rotation::RotationPolicy {
+    use mcpauth_api::key_rotation::policy::{
+        DEFAULT_PUBLISH_BEFORE_SECS, DEFAULT_ROTATE_EVERY_SECS,
+    };
+    mcpauth_api::key_rotation::RotationPolicy {
+        rotate_every: k.rotate_every_secs.unwrap_or(DEFAULT_ROTATE_EVERY_SECS),
+        publish_before: k.publish_before_secs.unwrap_or(DEFAULT_PUBLISH_BEFORE_SECS),
+        max_token_lifetime: access_token_ttl,
     }
 }
