@@ -15,7 +15,8 @@ pub const DEFAULT_ROTATE_EVERY_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_PUBLISH_BEFORE_SECS: u64 = 24 * 3600;
 /// Added to the retirement of the previous key: nodes' clocks differ a little, so a node whose
 /// clock is behind may sign with the previous key slightly after the new key's activation.
-pub const CLOCK_SKEW_ALLOWANCE_SECS: u64 = 30;
+/// Covers clocks up to 15 s apart (NTP keeps a cluster's within milliseconds).
+pub const CLOCK_SKEW_ALLOWANCE_SECS: u64 = 15;
 /// How long JWKS may be cached (`Cache-Control: max-age`) at most.
 pub const JWKS_MAX_AGE_SECS: u64 = 300;
 

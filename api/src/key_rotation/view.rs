@@ -81,3 +81,58 @@ impl KeyView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mcpauth_state::{Command, Sealed};
+
+    use super::*;
+
+    fn key(kid: &str, created_at: UnixTime, activates_at: UnixTime) -> SigningKey {
+        SigningKey {
+            kid: kid.into(),
+            alg: "ES256".into(),
+            public_key: vec![4],
+            sealed_private_key: Sealed {
+                nonce: [0; 12],
+                ciphertext: Vec::new(),
+            },
+            created_at,
+            activates_at,
+            retires_at: None,
+        }
+    }
+
+    #[test]
+    fn each_key_shows_its_phase_as_time_passes() {
+        let policy = RotationPolicy {
+            rotate_every: 1000,
+            publish_before: 100,
+            max_token_lifetime: 60,
+        };
+        let mut state = State::default();
+        state.apply(&Command::EnsureSigningKey { key: key("a", 0, 0) });
+        state.apply(&Command::AddSigningKey {
+            key: key("b", 1000, 1100),
+            retire_previous_at: 1175,
+        });
+        let phases = |now| {
+            let view = KeysView::of(&state, &policy, now);
+            let phases: Vec<(String, KeyPhase)> =
+                view.keys.into_iter().map(|k| (k.kid, k.phase)).collect();
+            (phases, view.next_rotation_at)
+        };
+        use KeyPhase::*;
+        assert_eq!(
+            phases(1050),
+            (vec![("a".into(), Active), ("b".into(), Pending)], None)
+        );
+        assert_eq!(
+            phases(1100),
+            (vec![("a".into(), Retiring), ("b".into(), Active)], Some(2000))
+        );
+        let view = KeysView::of(&state, &policy, 1100);
+        assert_eq!(view.keys[0].retires_at, Some(1175));
+        assert_eq!(view.keys[1].retires_at, None);
+    }
+}
