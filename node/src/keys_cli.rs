@@ -150,7 +150,12 @@ mod tests {
             next_rotation_at: None,
         };
         let text = table(&view);
-        for phase in ["retiring", "active", "pending", "after the pending key signs"] {
+        for phase in [
+            "retiring",
+            "active",
+            "pending",
+            "after the pending key signs",
+        ] {
             assert!(text.contains(phase), "{text}");
         }
     }

@@ -208,7 +208,10 @@ mod tests {
         let plan = policy().plan(500);
         assert_eq!(plan.created_at, 500);
         assert_eq!(plan.activates_at, 600);
-        assert_eq!(plan.retire_previous_at, 600 + 60 + CLOCK_SKEW_ALLOWANCE_SECS);
+        assert_eq!(
+            plan.retire_previous_at,
+            600 + 60 + CLOCK_SKEW_ALLOWANCE_SECS
+        );
     }
 
     #[test]
@@ -230,7 +233,10 @@ mod tests {
     fn jwks_is_cached_for_less_than_the_publish_window() {
         assert_eq!(policy().jwks_max_age(), 50);
         assert_eq!(RotationPolicy::default().jwks_max_age(), JWKS_MAX_AGE_SECS);
-        assert_eq!(RotationPolicy::default().check_every(), Duration::from_secs(60));
+        assert_eq!(
+            RotationPolicy::default().check_every(),
+            Duration::from_secs(60)
+        );
         let short = RotationPolicy {
             publish_before: 3,
             ..policy()

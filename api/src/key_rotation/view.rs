@@ -111,7 +111,9 @@ mod tests {
             max_token_lifetime: 60,
         };
         let mut state = State::default();
-        state.apply(&Command::EnsureSigningKey { key: key("a", 0, 0) });
+        state.apply(&Command::EnsureSigningKey {
+            key: key("a", 0, 0),
+        });
         state.apply(&Command::AddSigningKey {
             key: key("b", 1000, 1100),
             retire_previous_at: 1175,
@@ -129,7 +131,10 @@ mod tests {
         );
         assert_eq!(
             phases(1100),
-            (vec![("a".into(), Retiring), ("b".into(), Active)], Some(2000))
+            (
+                vec![("a".into(), Retiring), ("b".into(), Active)],
+                Some(2000)
+            )
         );
         let view = KeysView::of(&state, &policy, 1100);
         assert_eq!(view.keys[0].retires_at, Some(1175));
