@@ -17,6 +17,7 @@ pub mod clock;
 pub mod cluster;
 pub mod error;
 pub mod internal;
+pub mod key_rotation;
 pub mod oauth;
 pub mod pages;
 pub mod redirect_uri;

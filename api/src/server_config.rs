@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub default_scopes: Vec<String>,
     /// Whether `/register` is open, and the redirect URIs a registration may carry.
     pub registration: RegistrationPolicy,
+    /// Signing-key rotation (`[signing_keys]`); also sets how long JWKS may be cached.
+    pub key_rotation: crate::key_rotation::RotationPolicy,
 }
 
 impl ServerConfig {
@@ -44,6 +46,7 @@ impl ServerConfig {
             scopes_supported: default_scopes(),
             default_scopes: default_request_scopes(),
             registration: RegistrationPolicy::default(),
+            key_rotation: crate::key_rotation::RotationPolicy::default(),
         }
     }
 

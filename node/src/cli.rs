@@ -35,6 +35,31 @@ pub enum Command {
     /// internal admin API; a change applies on every node at once).
     #[command(subcommand)]
     Idp(IdpCommand),
+    /// The cluster's token signing keys: list them, or add the next one now (through the
+    /// internal admin API).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Each key with its phase (pending: published, signs nothing yet; active: signs new
+    /// tokens; retiring: published until the tokens it signed have expired) and the schedule.
+    List {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// The admin API's JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add the next key now. It is published at once and signs from publish_before_secs
+    /// later, as on schedule (refused while another key is pending).
+    Rotate {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 mod cli;
 mod cluster_cli;
 mod idp_cli;
+mod keys_cli;
 mod secret_files;
 mod serve;
 mod settings;
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
             .and_then(|s| serve::serve(s).map_err(|e| e.to_string())),
         cli::Command::Cluster(command) => cluster_cli::run(command).map_err(|e| e.to_string()),
         cli::Command::Idp(command) => idp_cli::run(command).map_err(|e| e.to_string()),
+        cli::Command::Keys(command) => keys_cli::run(command).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

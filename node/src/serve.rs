@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use actix_web::{web, App, HttpServer};
-use mcpauth_api::actors::{Bootstrap, ConfigActor};
+use mcpauth_api::actors::{Bootstrap, ConfigActor, KeyRotationActor};
 use mcpauth_api::app::NodeContext;
 use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
+use mcpauth_api::key_rotation::KeyRotator;
 use mcpauth_api::oauth::configured_client::{configured_clients, seed_when_possible};
 use mcpauth_api::{AppState, Cluster, ServerConfig};
 use mcpauth_crypto::{Sealer, SignerCache};
@@ -117,6 +118,7 @@ fn server_config(settings: &Settings) -> ServerConfig {
     config.scopes_supported = settings.scopes.clone();
     config.default_scopes = settings.default_scopes.clone();
     config.registration = settings.registration.clone();
+    config.key_rotation = settings.key_rotation;
     config
 }
 
@@ -153,12 +155,20 @@ async fn run(
     .map_err(|e| ServeError::Setup(e.to_string()))?;
     let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
+    let key_rotator = KeyRotator::new(
+        cluster.clone(),
+        sealer.clone(),
+        clock.clone(),
+        settings.key_rotation,
+        server_config(&settings).unclaimed_client_ttl,
+    );
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),
         secret,
         sealer: sealer.clone(),
         halt: halt.clone(),
         clock: clock.clone(),
+        keys: key_rotator.clone(),
     });
     let internal = HttpServer::new(move || {
         App::new()
@@ -188,6 +198,8 @@ async fn run(
         config.unclaimed_client_ttl,
     )
     .start();
+    // The leader's signing-key schedule (every node runs the timer; the leader acts).
+    KeyRotationActor::new(key_rotator).start();
     let bootstrapped = Arc::new(AtomicBool::new(false));
     actix_web::rt::spawn(bootstrap(
         config_actor.clone(),

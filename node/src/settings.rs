@@ -86,6 +86,19 @@ pub struct FileSettings {
     pub clients: Vec<ClientSpec>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
+    /// Signing-key rotation.
+    pub signing_keys: Option<SigningKeySettings>,
+}
+
+/// `[signing_keys]`: how often the leader adds a signing key, and how long before it signs a
+/// new key is published in JWKS.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeySettings {
+    /// Default 2592000 (30 days).
+    pub rotate_every_secs: Option<u64>,
+    /// Default 86400 (24 hours).
+    pub publish_before_secs: Option<u64>,
 }
 
 /// The `refresh_reuse` setting's values (README, "Refresh tokens").
@@ -135,6 +148,7 @@ pub struct Settings {
     /// `[[client]]` tables, secret files resolved against the config file's directory.
     pub clients: Vec<ClientSpec>,
     pub upstream_limits: mcpauth_federation::OutboundLimits,
+    pub key_rotation: mcpauth_api::key_rotation::RotationPolicy,
 }
 
 impl Settings {
@@ -228,6 +242,10 @@ impl Settings {
         } else {
             file.nodes
         };
+        let access_token_ttl = args
+            .access_token_ttl
+            .or(file.access_token_ttl)
+            .unwrap_or(3600);
         let settings = Self {
             node_id,
             listen,
@@ -237,10 +255,7 @@ impl Settings {
             data_dir,
             resources,
             allowed_redirect_schemes,
-            access_token_ttl: args
-                .access_token_ttl
-                .or(file.access_token_ttl)
-                .unwrap_or(3600),
+            access_token_ttl,
             refresh_token_ttl: args
                 .refresh_token_ttl
                 .or(file.refresh_token_ttl)
@@ -275,6 +290,7 @@ impl Settings {
                 })
                 .collect(),
             upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
+            key_rotation: key_rotation(file.signing_keys.unwrap_or_default(), access_token_ttl),
         };
         settings.validate()?;
         Ok(settings)
@@ -329,6 +345,9 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "token lifetimes must be positive".into(),
             ));
+        }
+        if let Some(problem) = self.key_rotation.problem() {
+            return Err(SettingsError::Invalid(problem));
         }
         let mut ids: Vec<u64> = self.members.iter().map(|m| m.id).collect();
         ids.sort_unstable();
@@ -398,6 +417,22 @@ fn upstream_limits(u: UpstreamSettings) -> mcpauth_federation::OutboundLimits {
             .map(std::time::Duration::from_millis)
             .unwrap_or(default.read_timeout),
         max_response_bytes: u.max_response_bytes.unwrap_or(default.max_response_bytes),
+    }
+}
+
+/// The rotation policy: the file's `[signing_keys]`, and the longest lifetime of anything
+/// signed (access tokens; mcpauth issues no ID tokens), which the previous key outlives.
+fn key_rotation(
+    k: SigningKeySettings,
+    access_token_ttl: u64,
+) -> mcpauth_api::key_rotation::RotationPolicy {
+    use mcpauth_api::key_rotation::policy::{
+        DEFAULT_PUBLISH_BEFORE_SECS, DEFAULT_ROTATE_EVERY_SECS,
+    };
+    mcpauth_api::key_rotation::RotationPolicy {
+        rotate_every: k.rotate_every_secs.unwrap_or(DEFAULT_ROTATE_EVERY_SECS),
+        publish_before: k.publish_before_secs.unwrap_or(DEFAULT_PUBLISH_BEFORE_SECS),
+        max_token_lifetime: access_token_ttl,
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Options {
     /// The mcpauth binary every node starts with (default: [`binary`]); change one node's with
     /// [`TestCluster::set_binary`].
     pub binary: Option<PathBuf>,
+    /// `access_token_ttl` in cluster.toml (default 3600).
+    pub access_token_ttl: u64,
 }
 
 impl Options {
@@ -78,12 +80,19 @@ impl Options {
             rust_log: "info,openraft=warn".into(),
             all_at_once: false,
             binary: None,
+            access_token_ttl: 3600,
         }
     }
 
     /// Start every node with `binary` (for example the previous release's).
     pub fn binary(mut self, binary: PathBuf) -> Options {
         self.binary = Some(binary);
+        self
+    }
+
+    /// Access tokens (and so the signing keys' retirement) expire after `secs`.
+    pub fn access_token_ttl(mut self, secs: u64) -> Options {
+        self.access_token_ttl = secs;
         self
     }
 
@@ -238,11 +247,11 @@ impl TestCluster {
              cluster_secret_file = \"cluster.secret\"\n\
              seal_key_file = \"seal.key\"\n\
              resources = [\"{RESOURCE}\"]\n\
-             access_token_ttl = 3600\n\
+             access_token_ttl = {}\n\
              refresh_token_ttl = 2592000\n\
              allowed_redirect_schemes = []\n\
              {}\n",
-            self.issuer, self.options.extra_toml
+            self.issuer, self.options.access_token_ttl, self.options.extra_toml
         );
         for m in self.members.values() {
             toml.push_str(&Self::node_table(m));

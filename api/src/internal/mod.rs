@@ -7,6 +7,7 @@ mod admin;
 mod error;
 pub mod identity_providers;
 mod raft_routes;
+pub mod signing_keys;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -29,6 +30,8 @@ pub struct InternalState {
     pub clock: crate::clock::SharedClock,
     /// Stops the node when the leader sends what this binary cannot read.
     pub halt: mcpauth_raft::Halt,
+    /// Proposes signing keys (`/admin/signing-keys/rotate`) and knows the rotation policy.
+    pub keys: crate::key_rotation::KeyRotator,
 }
 
 /// Refuse (401) a request without the cluster secret, and log who tried; pass the others on.
@@ -100,6 +103,11 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/admin/login-settings",
                     web::put().to(identity_providers::put_login_settings),
+                )
+                .route("/admin/signing-keys", web::get().to(signing_keys::list))
+                .route(
+                    "/admin/signing-keys/rotate",
+                    web::post().to(signing_keys::rotate),
                 ),
         );
 }

@@ -17,6 +17,7 @@ mod discovery;
 mod federation_cli;
 mod federation_ldap_saml;
 mod federation_oidc;
+mod key_rotation;
 mod newer_format;
 mod refresh_policy;
 mod registration;
