@@ -39,6 +39,22 @@ pub enum Command {
     /// internal admin API).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage local users on a running cluster (through its internal admin API).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Set a local user's password (the first `admin`'s too): read from the environment
+    /// variable MCPAUTH_NEW_PASSWORD, else from the first line of standard input; never an
+    /// argument, which other users of the machine can read.
+    SetPassword {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(default_value = "admin")]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,9 +133,11 @@ pub enum ClusterCommand {
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// The cluster's config file (node addresses and the cluster secret file).
+    /// The cluster's config file (node addresses and the cluster secret file). Without it, the
+    /// node `mcpauth serve` starts with no flags: internal address 127.0.0.1:9080, secret in
+    /// ./data/cluster.secret.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 }
 
 /// Every flag overrides the same setting read from `--config`.

@@ -60,11 +60,16 @@ pub fn run(command: ClusterCommand) -> Result<(), CliError> {
 
 impl Operator {
     pub(crate) fn new(args: &ClusterArgs) -> Result<Self, CliError> {
-        let file = crate::settings::read_file(&args.config)?;
-        let first = file.nodes.first().map(|n| n.id);
+        let first = match &args.config {
+            Some(config) => crate::settings::read_file(config)?
+                .nodes
+                .first()
+                .map(|n| n.id),
+            None => None,
+        };
         // The same resolution of paths and defaults as `serve`, for the secret file.
         let settings = Settings::load(ServeArgs {
-            config: Some(args.config.clone()),
+            config: args.config.clone(),
             node: first,
             ..ServeArgs::default()
         })?;

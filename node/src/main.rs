@@ -7,6 +7,7 @@ mod keys_cli;
 mod secret_files;
 mod serve;
 mod settings;
+mod user_cli;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -28,6 +29,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Cluster(command) => cluster_cli::run(command).map_err(|e| e.to_string()),
         cli::Command::Idp(command) => idp_cli::run(command).map_err(|e| e.to_string()),
         cli::Command::Keys(command) => keys_cli::run(command).map_err(|e| e.to_string()),
+        cli::Command::User(command) => user_cli::run(command).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

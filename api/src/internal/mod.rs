@@ -8,6 +8,7 @@ mod error;
 pub mod identity_providers;
 mod raft_routes;
 pub mod signing_keys;
+mod users;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -108,6 +109,10 @@ pub fn configure_internal(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/admin/signing-keys/rotate",
                     web::post().to(signing_keys::rotate),
+                )
+                .route(
+                    "/admin/users/{username}/password",
+                    web::put().to(users::set_password),
                 ),
         );
 }

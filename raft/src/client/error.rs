@@ -15,4 +15,9 @@ pub enum ProposeError {
     /// Raft stopped on this node (storage failure or shutdown).
     #[error("raft is not running on this node: {0}")]
     Fatal(String),
+    /// The command needs a newer storage format than the cluster writes yet (some member runs
+    /// an older mcpauth, or a new cluster's leader has not raised its version yet): nothing was
+    /// proposed.
+    #[error("not possible until every node runs this mcpauth version: {0}")]
+    NotYetWritable(String),
 }

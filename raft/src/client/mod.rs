@@ -117,6 +117,9 @@ impl RaftClient {
     /// module docs for retries and for what an error means.
     pub async fn propose(&self, command: Command) -> Result<Outcome, ProposeError> {
         let kind = command.kind();
+        // Refused here, not by the log store: an entry that cannot be encoded there stops Raft.
+        mcpauth_state::format::check_writable(&command, self.view.cluster_version())
+            .map_err(|e| ProposeError::NotYetWritable(e.to_string()))?;
         let ticket = self.health.begin();
         let result = self.propose_within(command, WRITE_DEADLINE).await;
         match &result {

@@ -119,6 +119,19 @@ pub fn encode_state(state: &State) -> Result<(FormatVersion, Vec<u8>), FormatErr
     Ok((format, bytes))
 }
 
+/// Whether `command` can be written in `format` (a newer command cannot be written in an older
+/// format): checked before proposing, because the log store only finds out when it writes.
+pub fn check_writable(
+    command: &crate::command::Command,
+    format: FormatVersion,
+) -> Result<(), FormatError> {
+    match format {
+        f if f >= NEWEST => Ok(()),
+        3 => v3::Command::try_from(command.clone()).map(drop),
+        _ => v2::Command::try_from(command.clone()).map(drop),
+    }
+}
+
 /// Snapshot bytes for `state`: its format number (`u32`, little-endian), then
 /// [`encode_state`]'s payload.
 pub fn encode_snapshot(state: &State) -> Result<Vec<u8>, FormatError> {

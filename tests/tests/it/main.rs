@@ -25,3 +25,4 @@ mod restart;
 mod startup;
 mod token;
 mod upgrade;
+mod users;

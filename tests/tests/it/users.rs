@@ -52,7 +52,7 @@ fn set_password(config: &std::path::Path, username: &str, password: &str) -> (bo
     (output.status.success(), printed)
 }
 
-/// Whether `password` signs the admin in (the login form answers with a redirect).
+/// Whether `password` signs the admin in (rather than being sent back to the login page).
 async fn signs_in(node: &Node, password: &str) -> bool {
     let client = register_public(node).await;
     let browser = Browser::new();
@@ -61,7 +61,10 @@ async fn signs_in(node: &Node, password: &str) -> bool {
             ("response_type", "code"),
             ("client_id", client["client_id"].as_str().unwrap()),
             ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
             ("code_challenge_method", "S256"),
             ("resource", RESOURCE),
         ])
@@ -69,7 +72,10 @@ async fn signs_in(node: &Node, password: &str) -> bool {
     let to_login = browser.get(&node.url(&format!("/authorize?{query}"))).await;
     let login = node.url(to_login.headers()["location"].to_str().unwrap());
     let answer = browser.login(node, &login, "admin", password).await;
-    answer.status().is_redirection()
+    // A refused login is sent back to the login page with `error=invalid`.
+    let back_to = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(answer.status().is_redirection(), "{}", answer.status());
+    !back_to.contains("error=invalid")
 }
 
 #[tokio::test]
@@ -92,9 +98,18 @@ async fn the_admin_password_is_reset_from_the_command_line() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(printed.contains("password of admin changed"), "{printed}");
-    assert!(!signs_in(&node, ADMIN_PASSWORD).await, "the old password still works");
-    assert!(signs_in(&node, NEW_PASSWORD).await, "the new password does not work");
-    assert!(!node.log().contains(NEW_PASSWORD), "the password reached the log");
+    assert!(
+        !signs_in(&node, ADMIN_PASSWORD).await,
+        "the old password still works"
+    );
+    assert!(
+        signs_in(&node, NEW_PASSWORD).await,
+        "the new password does not work"
+    );
+    assert!(
+        !node.log().contains(NEW_PASSWORD),
+        "the password reached the log"
+    );
 
     let (ok, printed) = set_password(&config, "admin", "short");
     assert!(!ok && printed.contains("at least 12"), "{printed}");
@@ -105,5 +120,8 @@ async fn the_admin_password_is_reset_from_the_command_line() {
     std::fs::write(&secret, "x".repeat(64)).unwrap();
     let (ok, printed) = set_password(&config, "admin", "yet-another-password-1");
     assert!(!ok, "{printed}");
-    assert!(signs_in(&node, NEW_PASSWORD).await, "a refused change changed it");
+    assert!(
+        signs_in(&node, NEW_PASSWORD).await,
+        "a refused change changed it"
+    );
 }
