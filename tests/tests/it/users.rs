@@ -7,8 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mcpauth_tests::{
-    binary, free_port, register_public, Browser, Node, Target, ADMIN_PASSWORD, REDIRECT_URI,
-    RESOURCE,
+    binary, free_port, register_public, Browser, Node, ADMIN_PASSWORD, REDIRECT_URI, RESOURCE,
 };
 
 const NEW_PASSWORD: &str = "a-new-admin-password-42";
