@@ -3,6 +3,7 @@ use mcpauth_state::{Command, Outcome, UnixTime};
 
 use crate::cluster::Cluster;
 use crate::oauth::registration::{self, Registered, RegistrationRequest};
+use crate::oauth::registration_management;
 use crate::oauth::Error;
 
 /// Registers clients (RFC 7591): checks the metadata against the cluster's settings, chooses
@@ -36,8 +37,12 @@ impl Handler<Register> for ClientsActor {
         let cluster = self.cluster.clone();
         Box::pin(async move {
             let allowed = cluster.read(|s| s.settings().allowed_redirect_schemes.clone());
-            let registered =
+            let mut registered =
                 Registered::new(registration::validate(msg.request, &allowed)?, msg.now);
+            // RFC 7592: a registration access token, once the cluster can hold its digest.
+            if cluster.read(|s| s.cluster_version()) >= registration_management::MANAGEMENT_FORMAT {
+                registered = registered.with_registration_token();
+            }
             let outcome = cluster
                 .propose(Command::RegisterClient {
                     client: registered.client.clone(),

@@ -28,6 +28,8 @@ pub enum ClientAuthFailure {
     NoSecret,
     #[error("client authentication failed")]
     WrongSecret,
+    #[error("only confidential clients may introspect tokens; authenticate with a client secret")]
+    PublicClient,
 }
 
 /// A refusal of the OAuth domain. The description a client reads is the `Display` text.
@@ -117,6 +119,26 @@ pub enum Error {
     #[error("at most 20 redirect_uris")]
     TooManyRedirectUris,
 
+    // --- revocation (RFC 7009) and introspection (RFC 7662)
+    #[error("token_type_hint '{0}' names a token type this server does not issue")]
+    UnsupportedTokenType(String),
+    #[error("this token was issued to another client")]
+    TokenOfAnotherClient,
+
+    // --- registration management (RFC 7592)
+    #[error("a registration access token is required (Authorization: Bearer)")]
+    RegistrationTokenMissing,
+    #[error("the registration access token is invalid or the client does not exist")]
+    RegistrationTokenInvalid,
+    #[error("client_id in the request must be the client's own")]
+    ClientIdMismatch,
+    #[error("client_secret in the request does not match the client's secret")]
+    ClientSecretMismatch,
+    #[error(
+        "token_endpoint_auth_method cannot change between none and a secret; register a new client"
+    )]
+    AuthMethodChange,
+
     // --- the cluster
     #[error("{0}")]
     Unavailable(String),
@@ -159,6 +181,11 @@ impl Error {
             RedirectUrisMissing | RedirectUri { .. } | TooManyRedirectUris => {
                 ErrorCode::InvalidRedirectUri
             }
+            UnsupportedTokenType(_) => ErrorCode::UnsupportedTokenType,
+            TokenOfAnotherClient => ErrorCode::UnauthorizedClient,
+            RegistrationTokenMissing | RegistrationTokenInvalid => ErrorCode::InvalidToken,
+            ClientIdMismatch | ClientSecretMismatch => ErrorCode::InvalidRequest,
+            AuthMethodChange => ErrorCode::InvalidClientMetadata,
             Unavailable(_) => ErrorCode::TemporarilyUnavailable,
             Internal => ErrorCode::ServerError,
         }
@@ -219,6 +246,7 @@ impl From<Error> for OAuthError {
                 ..
             }
         );
+        answer.token_missing = matches!(e, Error::RegistrationTokenMissing);
         answer
     }
 }

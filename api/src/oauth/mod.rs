@@ -6,6 +6,9 @@
 //!             propose, read the Outcome, sign)
 //! /authorize  authorize::parse --> authorize::validate --> ValidRequest::next (sign in, consent, code)
 //! /register   RegistrationRequest::from_json --> clients actor: registration::validate, propose
+//! /revoke     PresentedToken::parse --> ClientCredentials::resolve --> Revocation::revoke
+//! /introspect PresentedToken::parse --> ClientCredentials::resolve --> Introspector::introspect
+//! /register/{id}  RegistrationToken::parse --> ClientConfiguration::{read, update, delete}
 //! ```
 //! Routes parse HTTP, call in here with the time from the app state's clock, and turn an
 //! [`Error`] into the wire answer through its single mapping to RFC error codes
@@ -16,7 +19,11 @@ pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod grant;
+pub mod introspection;
+pub mod presented_token;
 pub mod registration;
+pub mod registration_management;
+pub mod revocation;
 pub mod token;
 pub mod token_request;
 
