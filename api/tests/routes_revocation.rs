@@ -108,6 +108,9 @@ async fn introspect(client: &TestClient, rs: &Confidential, token: &str) -> Valu
     answer.json()
 }
 
+/// A refused request: (form, Authorization, status, error, Basic challenge expected).
+type Case<'a> = (Vec<(&'a str, &'a str)>, Option<String>, u16, &'a str, bool);
+
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
@@ -258,8 +261,7 @@ async fn revocation_refusals() {
     let id = client.register_public().await;
     let tokens = tokens_for(&client, &id).await;
     let refresh_token = tokens.refresh.as_str();
-    // (form, Authorization, status, error, Basic challenge)
-    let cases: Vec<(Vec<(&str, &str)>, Option<String>, u16, &str, bool)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec![("token", refresh_token)],
             None,
@@ -525,6 +527,15 @@ async fn below_cluster_version_4_revocation_is_temporarily_unavailable() {
         "no RFC 7592 token the cluster could not keep: {registered}"
     );
     let id = registered["client_id"].as_str().unwrap();
+    // A client without a registration token cannot be managed (RFC 7592): 401.
+    let answer = client
+        .send(
+            TestRequest::get()
+                .uri(&format!("/register/{id}"))
+                .insert_header(("Authorization", "Bearer anything")),
+        )
+        .await;
+    assert_eq!(answer.oauth_error(), (401, "invalid_token".into()));
     let tokens = tokens_for(&client, id).await;
     for token in [&tokens.refresh, &tokens.access] {
         let answer = revoke(&client, &[("token", token), ("client_id", id)]).await;
@@ -535,4 +546,30 @@ async fn below_cluster_version_4_revocation_is_temporarily_unavailable() {
     }
     let (status, body) = refresh(&client, id, &tokens.refresh).await;
     assert_eq!(status, 200, "nothing was revoked: {body}");
+}
+
+#[actix_web::test]
+async fn both_discovery_documents_advertise_the_endpoints() {
+    let node = TestNode::start().await;
+    let client = node.client().await;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let metadata = client.get(path).await.json();
+        let issuer = mcpauth_api::testing::ISSUER;
+        assert_eq!(metadata["revocation_endpoint"], format!("{issuer}/revoke"));
+        assert_eq!(
+            metadata["revocation_endpoint_auth_methods_supported"],
+            json!(["none", "client_secret_basic", "client_secret_post"])
+        );
+        assert_eq!(
+            metadata["introspection_endpoint"],
+            format!("{issuer}/introspect")
+        );
+        assert_eq!(
+            metadata["introspection_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post"])
+        );
+    }
 }
