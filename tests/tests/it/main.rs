@@ -19,6 +19,7 @@ mod federation_oidc;
 mod newer_format;
 mod registration;
 mod restart;
+mod revocation;
 mod startup;
 mod token;
 mod upgrade;
