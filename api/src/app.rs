@@ -57,7 +57,8 @@ impl AppState {
             node.config.clone(),
         );
         Self {
-            clients: ClientsActor::new(node.cluster.clone()).start(),
+            clients: ClientsActor::new(node.cluster.clone(), node.config.registration.clone())
+                .start(),
             codes: CodesActor::new(node.cluster.clone(), tokens, node.config.code_ttl).start(),
             sessions: SessionsActor::new(node.cluster.clone(), node.config.session_ttl).start(),
             config_actor: node.config_actor.clone(),

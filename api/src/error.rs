@@ -63,6 +63,8 @@ pub struct OAuthError {
     pub description: String,
     /// invalid_client after a Basic authentication attempt answers 401 with a challenge.
     pub basic_challenge: bool,
+    /// The HTTP status when the code's usual one does not fit (a closed /register: 403).
+    pub status: Option<StatusCode>,
     /// invalid_token for a request that sent no bearer token at all: its challenge carries
     /// no error code (RFC 6750 §3.1).
     pub token_missing: bool,
@@ -74,6 +76,7 @@ impl OAuthError {
             code,
             description: description.into(),
             basic_challenge: false,
+            status: None,
             token_missing: false,
         }
     }
@@ -99,6 +102,9 @@ struct ErrorBody<'a> {
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
+        if let Some(status) = self.status {
+            return status;
+        }
         match self.code {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,5 +1,9 @@
 //! Redirect URI rules: what may be registered (OAuth 2.1 §2.3.1, RFC 8252, RFC 9700 §4.1) and
 //! how a requested URI is matched against the registered ones.
+//!
+//! [`validate`] answers which kind of redirect a URI is ([`RedirectKind`]), so that rules
+//! depending on the client (its `application_type`, see `crate::oauth::application_type`)
+//! judge the kind instead of parsing the URI again.
 
 use url::{Host, Url};
 
@@ -17,6 +21,31 @@ pub enum RedirectUriError {
     SchemeRefused(String),
     #[error("redirect_uri must have a host")]
     NoHost,
+}
+
+/// Private-use schemes of known MCP clients, allowed when the operator has not chosen a list
+/// (`allowed_redirect_schemes`): Cursor registers `cursor://anysphere.cursor-mcp/oauth/callback`,
+/// VS Code (and Insiders), Windsurf and Zed register their own.
+pub const KNOWN_CLIENT_SCHEMES: &[&str] =
+    &["cursor", "vscode", "vscode-insiders", "windsurf", "zed"];
+
+/// [`KNOWN_CLIENT_SCHEMES`], owned: the default of `allowed_redirect_schemes`.
+pub fn known_client_schemes() -> Vec<String> {
+    KNOWN_CLIENT_SCHEMES.iter().map(|s| s.to_string()).collect()
+}
+
+/// What kind of redirect a valid URI is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// https on a host that is not loopback: a web site (or a native app's claimed https URL,
+    /// RFC 8252 §7.2).
+    Https,
+    /// https on a loopback host.
+    HttpsLoopback,
+    /// http on a loopback host (RFC 8252 §7.3).
+    LoopbackHttp,
+    /// A private-use scheme the operator allows (RFC 8252 §7.1).
+    PrivateUse,
 }
 
 /// Schemes never acceptable as a redirect target, whatever the operator allows.
@@ -38,9 +67,33 @@ const DANGEROUS_SCHEMES: &[&str] = &[
     "chrome-extension",
 ];
 
-/// Check one redirect URI offered at registration. `allowed_custom_schemes` are the private-use
-/// schemes (e.g. "cursor") the operator has chosen to allow.
-pub fn validate(uri: &str, allowed_custom_schemes: &[String]) -> Result<(), RedirectUriError> {
+/// Whether `scheme` may be put in `allowed_redirect_schemes`: a URI scheme (RFC 3986 §3.1),
+/// neither http(s) (those have their own rules) nor one of the dangerous ones.
+pub fn check_allowable_scheme(scheme: &str) -> Result<(), String> {
+    let mut chars = scheme.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !well_formed {
+        return Err(format!("{scheme:?} is not a URI scheme"));
+    }
+    let lower = scheme.to_ascii_lowercase();
+    if lower == "http" || lower == "https" {
+        return Err(format!(
+            "{scheme:?} needs no allowing: https is always allowed, http on loopback hosts"
+        ));
+    }
+    if DANGEROUS_SCHEMES.contains(&lower.as_str()) {
+        return Err(format!("{scheme:?} is never allowed as a redirect scheme"));
+    }
+    Ok(())
+}
+
+/// Check one redirect URI offered at registration and say what kind it is.
+/// `allowed_custom_schemes` are the private-use schemes (e.g. "cursor") allowed.
+pub fn validate(
+    uri: &str,
+    allowed_custom_schemes: &[String],
+) -> Result<RedirectKind, RedirectUriError> {
     let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute)?;
     if url.fragment().is_some() || uri.contains('#') {
         return Err(RedirectUriError::Fragment);
@@ -53,11 +106,15 @@ pub fn validate(uri: &str, allowed_custom_schemes: &[String]) -> Result<(), Redi
             if url.host().is_none() {
                 return Err(RedirectUriError::NoHost);
             }
-            Ok(())
+            Ok(if is_loopback(&url) {
+                RedirectKind::HttpsLoopback
+            } else {
+                RedirectKind::Https
+            })
         }
         "http" => {
             if is_loopback(&url) {
-                Ok(())
+                Ok(RedirectKind::LoopbackHttp)
             } else {
                 Err(RedirectUriError::HttpNotLoopback)
             }
@@ -70,7 +127,7 @@ pub fn validate(uri: &str, allowed_custom_schemes: &[String]) -> Result<(), Redi
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(scheme))
             {
-                Ok(())
+                Ok(RedirectKind::PrivateUse)
             } else {
                 Err(RedirectUriError::SchemeRefused(scheme.to_owned()))
             }
@@ -143,6 +200,57 @@ mod tests {
         assert!(validate(cursor, &none).is_err());
         assert!(validate(cursor, &["cursor".to_owned()]).is_ok());
         assert!(validate("javascript:x", &["javascript".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn kinds() {
+        let known = known_client_schemes();
+        let cases = [
+            (
+                "https://claude.ai/api/mcp/auth_callback",
+                RedirectKind::Https,
+            ),
+            ("https://localhost:8443/cb", RedirectKind::HttpsLoopback),
+            ("http://127.0.0.1:33418/", RedirectKind::LoopbackHttp),
+            (
+                "cursor://anysphere.cursor-mcp/oauth/callback",
+                RedirectKind::PrivateUse,
+            ),
+            (
+                "vscode://vscode.github-authentication/did-authenticate",
+                RedirectKind::PrivateUse,
+            ),
+            ("vscode-insiders://x/cb", RedirectKind::PrivateUse),
+            ("windsurf://codeium.windsurf/cb", RedirectKind::PrivateUse),
+            ("zed://oauth/callback", RedirectKind::PrivateUse),
+        ];
+        for (uri, kind) in cases {
+            assert_eq!(validate(uri, &known), Ok(kind), "{uri}");
+        }
+        assert!(validate("other-app://cb", &known).is_err());
+    }
+
+    #[test]
+    fn allowable_schemes() {
+        for ok in ["cursor", "vscode-insiders", "com.example.app", "x+y"] {
+            assert_eq!(check_allowable_scheme(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "cur sor",
+            "cursor:",
+            "HTTP",
+            "https",
+            "javascript",
+            "Data",
+            "file",
+        ] {
+            assert!(check_allowable_scheme(bad).is_err(), "{bad}");
+        }
+        for known in KNOWN_CLIENT_SCHEMES {
+            assert_eq!(check_allowable_scheme(known), Ok(()));
+        }
     }
 
     #[test]

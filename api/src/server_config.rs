@@ -1,4 +1,6 @@
-//! Node-local settings of the HTTP layer (lifetimes, issuer, scopes).
+//! Node-local settings of the HTTP layer (lifetimes, issuer, scopes, registration policy).
+
+use crate::oauth::registration_policy::RegistrationPolicy;
 
 use mcpauth_state::RefreshReuse;
 
@@ -20,6 +22,11 @@ pub struct ServerConfig {
     /// Registrations that never complete a login are reaped after this many seconds.
     pub unclaimed_client_ttl: u64,
     pub scopes_supported: Vec<String>,
+    /// What an authorization request without `scope` gets, when its client registered none
+    /// (RFC 6749 §3.3); each one of `scopes_supported`.
+    pub default_scopes: Vec<String>,
+    /// Whether `/register` is open, and the redirect URIs a registration may carry.
+    pub registration: RegistrationPolicy,
 }
 
 impl ServerConfig {
@@ -35,6 +42,8 @@ impl ServerConfig {
             session_ttl: 12 * 3600,
             unclaimed_client_ttl: 24 * 3600,
             scopes_supported: default_scopes(),
+            default_scopes: default_request_scopes(),
+            registration: RegistrationPolicy::default(),
         }
     }
 
@@ -48,9 +57,16 @@ impl ServerConfig {
     }
 }
 
+/// The default of `scopes` (`scopes_supported`).
 pub fn default_scopes() -> Vec<String> {
     ["openid", "profile", "email", "offline_access", "mcp"]
         .iter()
         .map(|s| s.to_string())
         .collect()
+}
+
+/// The default of `default_scopes`: what a request naming no scope gets. The MCP conformance
+/// suite's code grant names none and must still get a token for the MCP server.
+pub fn default_request_scopes() -> Vec<String> {
+    vec!["mcp".to_owned()]
 }

@@ -5,7 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use mcpauth_api::testing::{Answer, TestClient, TestNode, ISSUER, REDIRECT_URI};
+use mcpauth_api::oauth::registration_policy::{RegistrationMode, RegistrationPolicy};
+use mcpauth_api::testing::{Answer, Options, TestClient, TestNode, ISSUER, REDIRECT_URI};
 use serde_json::{json, Value};
 
 /// A node whose cluster version issues registration tokens (reached in moments).
@@ -443,4 +444,34 @@ async fn a_deleted_registration_takes_its_grants_and_token_with_it() {
             .await;
         assert_eq!(answer.json(), json!({"active": false}), "{token}");
     }
+}
+
+#[actix_web::test]
+async fn an_update_is_bound_by_the_operators_redirect_patterns() {
+    let node = TestNode::start_with(Options {
+        configure: |c| {
+            c.registration = RegistrationPolicy::new(
+                RegistrationMode::Open,
+                &[r"http://127\.0\.0\.1(:\d+)?/callback".into()],
+            )
+            .expect("valid patterns");
+        },
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    node.wait_cluster_version(4).await;
+    let client = node.client().await;
+    let registration = register(&client, public_metadata()).await;
+    let mut update = registration.body.clone();
+    update["redirect_uris"] = json!([REDIRECT_URI, "https://app.example/cb"]);
+    let answer = put(&client, &registration.id, &registration.token, update).await;
+    assert_eq!(answer.oauth_error(), (400, "invalid_redirect_uri".into()));
+    let read = get(
+        &client,
+        &registration.id,
+        Some(&bearer(&registration.token)),
+    )
+    .await;
+    assert_eq!(read.json(), registration.body, "unchanged");
 }

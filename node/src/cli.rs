@@ -3,6 +3,15 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use mcpauth_api::oauth::registration_policy::RegistrationMode;
+
+fn parse_registration(value: &str) -> Result<RegistrationMode, String> {
+    match value {
+        "open" => Ok(RegistrationMode::Open),
+        "off" => Ok(RegistrationMode::Off),
+        other => Err(format!("{other:?}: use open or off")),
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -116,9 +125,13 @@ pub struct ServeArgs {
     /// An MCP server (RFC 8707 resource) tokens may be issued for; repeatable.
     #[arg(long = "resource")]
     pub resources: Vec<String>,
-    /// A private-use URI scheme allowed in redirect URIs (e.g. cursor); repeatable.
+    /// A private-use URI scheme allowed in redirect URIs (e.g. cursor); repeatable. Given,
+    /// the list replaces the default (cursor, vscode, vscode-insiders, windsurf, zed).
     #[arg(long = "allow-redirect-scheme")]
     pub allowed_redirect_schemes: Vec<String>,
+    /// Dynamic client registration (/register): open or off [default: open].
+    #[arg(long, value_parser = parse_registration)]
+    pub registration: Option<RegistrationMode>,
     /// Access token lifetime in seconds [default: 3600].
     #[arg(long)]
     pub access_token_ttl: Option<u64>,

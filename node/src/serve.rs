@@ -112,7 +112,10 @@ fn server_config(settings: &Settings) -> ServerConfig {
     let mut config = ServerConfig::new(settings.issuer.clone());
     config.access_token_ttl = settings.access_token_ttl;
     config.refresh_idle_ttl = settings.refresh_token_ttl;
+    config.refresh_reuse = settings.refresh_reuse;
     config.scopes_supported = settings.scopes.clone();
+    config.default_scopes = settings.default_scopes.clone();
+    config.registration = settings.registration.clone();
     config
 }
 
@@ -163,7 +166,10 @@ async fn run(
     actix_web::rt::spawn(initialise_if_new(cluster.clone(), settings.clone()));
 
     if settings.resources.is_empty() {
-        tracing::warn!("no --resource configured: tokens will be issued for any resource a client names; this is for trying mcpauth out, not for production");
+        tracing::warn!("no --resource configured: tokens will be issued for any resource a client names (and for the issuer itself when it names none); this is for trying mcpauth out, not for production");
+    }
+    if !settings.registration.is_open() {
+        tracing::info!("dynamic client registration is off: /register answers 403 and discovery omits registration_endpoint");
     }
     let config = server_config(&settings);
     let config_actor = ConfigActor::new(

@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use mcpauth_api::oauth::registration_policy::{RegistrationMode, RegistrationPolicy};
+use mcpauth_state::RefreshReuse;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -51,13 +53,24 @@ pub struct FileSettings {
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub resources: Vec<String>,
-    #[serde(default)]
-    pub allowed_redirect_schemes: Vec<String>,
+    /// Unset: the known MCP clients' schemes; set (even to `[]`): exactly these.
+    pub allowed_redirect_schemes: Option<Vec<String>>,
     pub access_token_ttl: Option<u64>,
     pub refresh_token_ttl: Option<u64>,
+    /// What a rotated refresh token presented again gets: `grace` (default) or `strict`.
+    pub refresh_reuse: Option<RefreshReuseName>,
+    /// How long after its rotation a refresh token is still accepted again under `grace`.
+    pub refresh_grace_secs: Option<u64>,
     pub seal_key_file: Option<PathBuf>,
     pub cluster_secret_file: Option<PathBuf>,
     pub scopes: Option<Vec<String>>,
+    /// What a request naming no scope gets (its client having registered none).
+    pub default_scopes: Option<Vec<String>>,
+    /// "open" (default) or "off".
+    pub registration: Option<RegistrationMode>,
+    /// Anchored regular expressions; every redirect URI of a registration must match one.
+    #[serde(default)]
+    pub registration_redirect_patterns: Vec<String>,
     /// Take a snapshot (and compact the log) every this many entries.
     pub snapshot_every: Option<u64>,
     #[serde(default, rename = "node")]
@@ -69,6 +82,14 @@ pub struct FileSettings {
     pub local_login: Option<bool>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
+}
+
+/// The `refresh_reuse` setting's values (README, "Refresh tokens").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefreshReuseName {
+    Grace,
+    Strict,
 }
 
 /// `[upstream]`: timeouts and size cap of every call to an identity provider.
@@ -94,9 +115,13 @@ pub struct Settings {
     pub allowed_redirect_schemes: Vec<String>,
     pub access_token_ttl: u64,
     pub refresh_token_ttl: u64,
+    pub refresh_reuse: RefreshReuse,
     pub seal_key_file: PathBuf,
     pub cluster_secret_file: PathBuf,
     pub scopes: Vec<String>,
+    pub default_scopes: Vec<String>,
+    /// `registration` and `registration_redirect_patterns`, the patterns compiled.
+    pub registration: RegistrationPolicy,
     pub snapshot_every: u64,
     /// Every node of the cluster file (this one included): the initial members of a new cluster.
     pub members: Vec<NodeEntry>,
@@ -173,11 +198,18 @@ impl Settings {
         } else {
             args.resources
         };
+        // An unset key and an empty list differ: `[]` allows no private-use scheme at all.
         let allowed_redirect_schemes = if args.allowed_redirect_schemes.is_empty() {
             file.allowed_redirect_schemes
+                .unwrap_or_else(mcpauth_api::redirect_uri::known_client_schemes)
         } else {
             args.allowed_redirect_schemes
         };
+        let registration = RegistrationPolicy::new(
+            args.registration.or(file.registration).unwrap_or_default(),
+            &file.registration_redirect_patterns,
+        )
+        .map_err(|e| SettingsError::Invalid(e.to_string()))?;
         let node_id = entry.as_ref().map_or(1, |e| e.id);
         let members = if file.nodes.is_empty() {
             vec![NodeEntry {
@@ -207,11 +239,16 @@ impl Settings {
                 .refresh_token_ttl
                 .or(file.refresh_token_ttl)
                 .unwrap_or(30 * 24 * 3600),
+            refresh_reuse: refresh_reuse(file.refresh_reuse, file.refresh_grace_secs)?,
             seal_key_file,
             cluster_secret_file,
             scopes: file
                 .scopes
                 .unwrap_or_else(mcpauth_api::server_config::default_scopes),
+            default_scopes: file
+                .default_scopes
+                .unwrap_or_else(mcpauth_api::server_config::default_request_scopes),
+            registration,
             snapshot_every: args.snapshot_every.or(file.snapshot_every).unwrap_or(5000),
             members,
             identity_providers: file
@@ -255,6 +292,20 @@ impl Settings {
             mcpauth_api::resource::canonical(resource)
                 .map_err(|e| SettingsError::Invalid(format!("resource {resource:?}: {e}")))?;
         }
+        for scheme in &self.allowed_redirect_schemes {
+            mcpauth_api::redirect_uri::check_allowable_scheme(scheme)
+                .map_err(|e| SettingsError::Invalid(format!("allowed_redirect_schemes: {e}")))?;
+        }
+        if let Some(unknown) = self
+            .default_scopes
+            .iter()
+            .find(|d| !self.scopes.contains(d))
+        {
+            return Err(SettingsError::Invalid(format!(
+                "default_scopes: {unknown:?} is not one of scopes {:?}",
+                self.scopes
+            )));
+        }
         if self.snapshot_every < 10 {
             return Err(SettingsError::Invalid(
                 "snapshot_every must be at least 10".into(),
@@ -293,6 +344,23 @@ fn default_raft_address(listen: &str) -> Result<String, SettingsError> {
     Ok(SocketAddr::new(addr.ip(), port).to_string())
 }
 
+/// The refresh policy from its two settings: a grace period with `strict` is a contradiction
+/// the operator should hear about rather than have silently ignored.
+fn refresh_reuse(
+    name: Option<RefreshReuseName>,
+    grace_secs: Option<u64>,
+) -> Result<RefreshReuse, SettingsError> {
+    match (name.unwrap_or(RefreshReuseName::Grace), grace_secs) {
+        (RefreshReuseName::Strict, Some(_)) => Err(SettingsError::Invalid(
+            "refresh_grace_secs is set but refresh_reuse = \"strict\" accepts no second presentation: remove one of them".into(),
+        )),
+        (RefreshReuseName::Strict, None) => Ok(RefreshReuse::Strict),
+        (RefreshReuseName::Grace, secs) => Ok(RefreshReuse::Grace {
+            secs: secs.unwrap_or(mcpauth_api::server_config::DEFAULT_REFRESH_GRACE_SECS),
+        }),
+    }
+}
+
 pub fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
     let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
         path: path.to_owned(),
@@ -318,3 +386,7 @@ fn upstream_limits(u: UpstreamSettings) -> mcpauth_federation::OutboundLimits {
         max_response_bytes: u.max_response_bytes.unwrap_or(default.max_response_bytes),
     }
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

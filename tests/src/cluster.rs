@@ -314,6 +314,35 @@ impl TestCluster {
             .collect()
     }
 
+    /// The cluster version node `id` reports; a 0.1 node does not report one (it runs 2).
+    pub async fn cluster_version(&self, id: u64) -> u64 {
+        self.status_of(id).await["cluster_version"]
+            .as_u64()
+            .unwrap_or(2)
+    }
+
+    /// Wait until every node in `ids` reports cluster version `version` (the leader looks for
+    /// one to raise to every 2 s); how long that took.
+    pub async fn wait_cluster_version(&self, ids: &[u64], version: u64) -> Duration {
+        const RAISE_WITHIN: Duration = Duration::from_secs(20);
+        let start = std::time::Instant::now();
+        loop {
+            let mut versions = Vec::new();
+            for &id in ids {
+                versions.push(self.cluster_version(id).await);
+            }
+            if versions.iter().all(|&v| v == version) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < RAISE_WITHIN,
+                "cluster versions {versions:?} on nodes {ids:?}, expected {version} everywhere\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     pub fn node_url(&self, id: u64) -> String {
         format!("http://{}", self.member(id).http)
     }

@@ -4,17 +4,19 @@ use mcpauth_state::{Command, Outcome, UnixTime};
 use crate::cluster::Cluster;
 use crate::oauth::registration::{self, Registered, RegistrationRequest};
 use crate::oauth::registration_management;
+use crate::oauth::registration_policy::RegistrationPolicy;
 use crate::oauth::Error;
 
-/// Registers clients (RFC 7591): checks the metadata against the cluster's settings, chooses
-/// the identifiers and proposes the registration.
+/// Registers clients (RFC 7591): checks the metadata against the cluster's settings and the
+/// operator's registration policy, chooses the identifiers and proposes the registration.
 pub struct ClientsActor {
     cluster: Cluster,
+    policy: RegistrationPolicy,
 }
 
 impl ClientsActor {
-    pub fn new(cluster: Cluster) -> Self {
-        Self { cluster }
+    pub fn new(cluster: Cluster, policy: RegistrationPolicy) -> Self {
+        Self { cluster, policy }
     }
 }
 
@@ -35,10 +37,12 @@ impl Handler<Register> for ClientsActor {
 
     fn handle(&mut self, msg: Register, _: &mut Context<Self>) -> Self::Result {
         let cluster = self.cluster.clone();
+        let policy = self.policy.clone();
         Box::pin(async move {
             let allowed = cluster.read(|s| s.settings().allowed_redirect_schemes.clone());
-            let mut registered =
-                Registered::new(registration::validate(msg.request, &allowed)?, msg.now);
+            let metadata = registration::validate(msg.request, &allowed, &policy)
+                .inspect_err(|e| tracing::info!(error = %e, "registration refused"))?;
+            let mut registered = Registered::new(metadata, msg.now);
             // RFC 7592: a registration access token, once the cluster can hold its digest.
             if cluster.read(|s| s.cluster_version()) >= registration_management::MANAGEMENT_FORMAT {
                 registered = registered.with_registration_token();

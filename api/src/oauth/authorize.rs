@@ -11,6 +11,7 @@ use mcpauth_state::{AuthCode, Client, Grant, Session, State, UnixTime};
 use serde::Deserialize;
 
 use super::error::Error;
+use crate::server_config::ServerConfig;
 use crate::{redirect_uri, resource, secrets};
 
 /// The parameters of an authorization request, as sent. A parameter sent twice makes the
@@ -183,11 +184,12 @@ pub fn parse(query: &str) -> Result<AuthorizeParams, AuthorizeError> {
     serde_urlencoded::from_str(query).map_err(|_| AuthorizeError::Untrusted(Untrusted::Malformed))
 }
 
-/// Check an authorization request against the registered client and the cluster settings.
+/// Check an authorization request against the registered client, the cluster settings and
+/// this node's configuration (scopes, issuer).
 pub fn validate(
     params: &AuthorizeParams,
     state: &State,
-    scopes_supported: &[String],
+    config: &ServerConfig,
 ) -> Result<ValidRequest, AuthorizeError> {
     let untrusted = AuthorizeError::Untrusted;
     let client_id = params
@@ -237,9 +239,13 @@ pub fn validate(
     if !secrets::is_valid_s256_challenge(&code_challenge) {
         return Err(redirect(Error::ChallengeInvalid));
     }
-    let audience = resource::resolve(params.resource.as_deref(), &state.settings().resources)
-        .map_err(|e| redirect(Error::Target(e)))?;
-    let scopes = scopes(params, &client, scopes_supported).map_err(redirect)?;
+    let audience = resource::resolve(
+        params.resource.as_deref(),
+        &state.settings().resources,
+        &config.issuer,
+    )
+    .map_err(|e| redirect(Error::Target(e)))?;
+    let scopes = scopes(params, &client, config).map_err(redirect)?;
     let prompt: Vec<String> = params
         .prompt
         .as_deref()
@@ -262,25 +268,52 @@ pub fn validate(
     })
 }
 
-/// The scopes asked for (or the client's registered ones), each known, each once, in order.
+/// The scopes of the request, each once, in order.
+///
+/// Named: each must be one of `scopes_supported` (else `invalid_scope`). A client's registered
+/// `scope` is not a limit: RFC 7591 §2 calls it the scopes the client "can use", registration
+/// is open to anyone (so a limit there protects nothing the consent page does not), and
+/// clients that registered without `scope` or with fewer (Claude Code, ChatGPT; step-up after
+/// `insufficient_scope`) ask for more later with the same registration.
+///
+/// Not named, or blank (RFC 6749 §3.3 lets the server choose a default, per client): the client's
+/// registered `scope` when it registered one, since that is what it said it would use; else,
+/// or when none of its registered scopes is served here, the configured `default_scopes`.
+/// Unknown registered scopes are left out of a default rather than refused: the client did not
+/// ask for them in this request, and the token response says which scopes were granted.
 fn scopes(
     params: &AuthorizeParams,
     client: &Client,
-    supported: &[String],
+    config: &ServerConfig,
 ) -> Result<Vec<String>, Error> {
-    let requested = params
-        .scope
-        .as_deref()
-        .or(client.metadata.scope.as_deref())
-        .unwrap_or_default();
+    let supported = &config.scopes_supported;
     let mut scopes: Vec<String> = Vec::new();
-    for scope in requested.split_whitespace() {
-        if !supported.iter().any(|s| s == scope) {
-            return Err(Error::UnknownScope(scope.to_owned()));
+    // A blank `scope` names nothing: it gets the default, as an absent one.
+    if let Some(requested) = params.scope.as_deref().filter(|s| !s.trim().is_empty()) {
+        for scope in requested.split_whitespace() {
+            if !supported.iter().any(|s| s == scope) {
+                return Err(Error::UnknownScope(scope.to_owned()));
+            }
+            push_once(&mut scopes, scope);
         }
-        if !scopes.iter().any(|s| s == scope) {
-            scopes.push(scope.to_owned());
+        return Ok(scopes);
+    }
+    let registered = client.metadata.scope.as_deref().unwrap_or_default();
+    for scope in registered.split_whitespace() {
+        if supported.iter().any(|s| s == scope) {
+            push_once(&mut scopes, scope);
+        }
+    }
+    if scopes.is_empty() {
+        for scope in &config.default_scopes {
+            push_once(&mut scopes, scope);
         }
     }
     Ok(scopes)
+}
+
+fn push_once(scopes: &mut Vec<String>, scope: &str) {
+    if !scopes.iter().any(|s| s == scope) {
+        scopes.push(scope.to_owned());
+    }
 }

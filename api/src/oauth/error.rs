@@ -6,6 +6,9 @@
 
 use mcpauth_state::Refusal;
 
+use actix_web::http::StatusCode;
+
+use super::application_type::ApplicationType;
 use crate::cluster::ProposeError;
 use crate::error::{ErrorCode, OAuthError};
 use crate::redirect_uri::RedirectUriError;
@@ -118,6 +121,21 @@ pub enum Error {
     },
     #[error("at most 20 redirect_uris")]
     TooManyRedirectUris,
+    #[error("application_type '{0}' is not supported; use native or web")]
+    ApplicationTypeUnknown(String),
+    #[error("{uri} does not fit application_type {}: {}", .application_type.as_str(), .application_type.rule())]
+    RedirectUriNotForApplicationType {
+        uri: String,
+        application_type: ApplicationType,
+    },
+    #[error(
+        "{0} is not allowed by this server's registration policy (registration_redirect_patterns)"
+    )]
+    RedirectUriNotPermitted(String),
+    #[error(
+        "dynamic client registration is switched off on this server; ask its operator for a client"
+    )]
+    RegistrationOff,
 
     // --- revocation (RFC 7009) and introspection (RFC 7662)
     #[error("token_type_hint '{0}' names a token type this server does not issue")]
@@ -177,10 +195,14 @@ impl Error {
             | RegisteredGrantUnsupported(_)
             | RegisteredResponseTypeUnsupported(_)
             | GrantAndResponseTypeApart
-            | ClientNameTooLong => ErrorCode::InvalidClientMetadata,
-            RedirectUrisMissing | RedirectUri { .. } | TooManyRedirectUris => {
-                ErrorCode::InvalidRedirectUri
-            }
+            | ClientNameTooLong
+            | ApplicationTypeUnknown(_) => ErrorCode::InvalidClientMetadata,
+            RedirectUrisMissing
+            | RedirectUri { .. }
+            | TooManyRedirectUris
+            | RedirectUriNotForApplicationType { .. }
+            | RedirectUriNotPermitted(_) => ErrorCode::InvalidRedirectUri,
+            RegistrationOff => ErrorCode::AccessDenied,
             UnsupportedTokenType(_) => ErrorCode::UnsupportedTokenType,
             TokenOfAnotherClient => ErrorCode::UnauthorizedClient,
             RegistrationTokenMissing | RegistrationTokenInvalid => ErrorCode::InvalidToken,
@@ -246,6 +268,10 @@ impl From<Error> for OAuthError {
                 ..
             }
         );
+        if e == Error::RegistrationOff {
+            // Not a malformed request: the endpoint is closed to everyone.
+            answer.status = Some(StatusCode::FORBIDDEN);
+        }
         answer.token_missing = matches!(e, Error::RegistrationTokenMissing);
         answer
     }
@@ -275,5 +301,13 @@ mod tests {
         });
         assert!(!post.basic_challenge);
         assert_eq!(post.code, ErrorCode::InvalidClient);
+    }
+
+    #[test]
+    fn closed_registration_is_forbidden_not_malformed() {
+        let answer = OAuthError::from(Error::RegistrationOff);
+        assert_eq!(answer.code, ErrorCode::AccessDenied);
+        assert_eq!(answer.status, Some(StatusCode::FORBIDDEN));
+        assert_eq!(OAuthError::from(Error::Malformed).status, None);
     }
 }

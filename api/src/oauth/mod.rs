@@ -5,7 +5,8 @@
 //!             (authenticate, the grant's parameters, grant/<type>.rs builds the attempt,
 //!             propose, read the Outcome, sign)
 //! /authorize  authorize::parse --> authorize::validate --> ValidRequest::next (sign in, consent, code)
-//! /register   RegistrationRequest::from_json --> clients actor: registration::validate, propose
+//! /register   RegistrationRequest::parse (closed? JSON) --> clients actor: registration::validate
+//!             (application_type, redirect URIs, the operator's patterns), propose
 //! /revoke     PresentedToken::parse --> ClientCredentials::resolve --> Revocation::revoke
 //! /introspect PresentedToken::parse --> ClientCredentials::resolve --> Introspector::introspect
 //! /register/{id}  RegistrationToken::parse --> ClientConfiguration::{read, update, delete}
@@ -15,6 +16,7 @@
 //! ([`Error::code`]). Single-use decisions stay in apply(); this layer prepares the attempt and
 //! reads the outcome.
 
+pub mod application_type;
 pub mod authorize;
 pub mod client_auth;
 pub mod error;
@@ -23,6 +25,7 @@ pub mod introspection;
 pub mod presented_token;
 pub mod registration;
 pub mod registration_management;
+pub mod registration_policy;
 pub mod revocation;
 pub mod token;
 pub mod token_request;

@@ -1,12 +1,15 @@
-//! RFC 7591 dynamic client registration, as the domain sees it: which metadata is acceptable
-//! (redirect URIs per OAuth 2.1 §2.3.1 and RFC 8252, supported methods and grants), the RFC 7591
-//! defaults, and the new client's identifiers. The clients actor runs it and proposes the
-//! result; `/register` only parses JSON and writes the 201.
+//! RFC 7591 dynamic client registration, as the domain sees it: whether registration is open
+//! at all, which metadata is acceptable (redirect URIs per OAuth 2.1 §2.3.1 and RFC 8252, fit
+//! for the `application_type`, within the operator's patterns; supported methods and grants),
+//! the RFC 7591 defaults, and the new client's identifiers. The clients actor runs it and
+//! proposes the result; `/register` only hands over the body and writes the 201.
 
 use mcpauth_state::{Client, ClientMetadata, ClientOrigin, UnixTime};
 use serde::{Deserialize, Serialize};
 
+use super::application_type::ApplicationType;
 use super::error::Error;
+use super::registration_policy::RegistrationPolicy;
 use crate::{redirect_uri, secrets};
 
 /// The registration request. Unknown members are ignored (RFC 7591 §2).
@@ -34,6 +37,15 @@ impl RegistrationRequest {
     pub fn from_json(body: &[u8]) -> Result<Self, Error> {
         serde_json::from_slice(body).map_err(|e| Error::MetadataNotJson(e.to_string()))
     }
+
+    /// The request in `body`, if registration is open: a closed endpoint says so whatever the
+    /// body (RFC 7591 §3 leaves the policy to the server).
+    pub fn parse(body: &[u8], policy: &RegistrationPolicy) -> Result<Self, Error> {
+        if !policy.is_open() {
+            return Err(Error::RegistrationOff);
+        }
+        Self::from_json(body)
+    }
 }
 
 const AUTH_METHODS: &[&str] = &["none", "client_secret_basic", "client_secret_post"];
@@ -42,10 +54,15 @@ const MAX_REDIRECT_URIS: usize = 20;
 const MAX_CLIENT_NAME_CHARS: usize = 200;
 
 /// Check a request and turn it into metadata, filling the RFC 7591 defaults.
+/// `allowed_custom_schemes` are the cluster's private-use schemes, `policy` the operator's.
 pub fn validate(
     request: RegistrationRequest,
     allowed_custom_schemes: &[String],
+    policy: &RegistrationPolicy,
 ) -> Result<ClientMetadata, Error> {
+    if !policy.is_open() {
+        return Err(Error::RegistrationOff);
+    }
     // RFC 7591 §2: the default is client_secret_basic, and the 201 says so.
     let method = request
         .token_endpoint_auth_method
@@ -75,13 +92,28 @@ pub fn validate(
     if has_code_grant && request.redirect_uris.is_empty() {
         return Err(Error::RedirectUrisMissing);
     }
+    let application_type = request
+        .application_type
+        .as_deref()
+        .map(ApplicationType::parse)
+        .transpose()
+        .map_err(Error::ApplicationTypeUnknown)?;
     for uri in &request.redirect_uris {
-        redirect_uri::validate(uri, allowed_custom_schemes).map_err(|error| {
+        let kind = redirect_uri::validate(uri, allowed_custom_schemes).map_err(|error| {
             Error::RedirectUri {
                 error,
                 uri: uri.clone(),
             }
         })?;
+        if let Some(application_type) = application_type.filter(|t| !t.permits(kind)) {
+            return Err(Error::RedirectUriNotForApplicationType {
+                uri: uri.clone(),
+                application_type,
+            });
+        }
+        if !policy.permits_redirect(uri) {
+            return Err(Error::RedirectUriNotPermitted(uri.clone()));
+        }
     }
     if let Some(name) = &request.client_name {
         if name.chars().count() > MAX_CLIENT_NAME_CHARS {
@@ -175,11 +207,24 @@ mod tests {
         RegistrationRequest::from_json(json.to_string().as_bytes()).unwrap()
     }
 
+    fn open() -> RegistrationPolicy {
+        RegistrationPolicy::default()
+    }
+
+    fn check(json: serde_json::Value) -> Result<ClientMetadata, Error> {
+        validate(
+            request(json),
+            &redirect_uri::known_client_schemes(),
+            &open(),
+        )
+    }
+
     #[test]
     fn defaults_follow_rfc_7591() {
         let metadata = validate(
             request(serde_json::json!({"redirect_uris": ["http://127.0.0.1/cb"]})),
             &[],
+            &open(),
         )
         .unwrap();
         assert_eq!(metadata.token_endpoint_auth_method, "client_secret_basic");
@@ -221,19 +266,171 @@ mod tests {
         ];
         for (json, expected) in cases {
             assert_eq!(
-                validate(request(json.clone()), &[]),
+                validate(request(json.clone()), &[], &open()),
                 Err(expected),
                 "{json}"
             );
         }
         assert!(validate(
             request(serde_json::json!({"redirect_uris": ["cursor://cb"]})),
-            &["cursor".to_owned()]
+            &["cursor".to_owned()],
+            &open(),
         )
         .is_ok());
         assert!(matches!(
             RegistrationRequest::from_json(b"[1]"),
             Err(Error::MetadataNotJson(_))
         ));
+    }
+
+    /// Cursor's registration: three redirect URIs of three kinds in one request.
+    fn cursor(application_type: Option<&str>) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "client_name": "Cursor",
+            "redirect_uris": [
+                "cursor://anysphere.cursor-mcp/oauth/callback",
+                "https://www.cursor.com/agents/mcp/oauth/callback",
+                "http://localhost:8787/callback",
+            ],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        });
+        if let Some(t) = application_type {
+            body["application_type"] = t.into();
+        }
+        body
+    }
+
+    #[test]
+    fn cursor_registers_with_the_default_schemes_as_native_or_untyped() {
+        for t in [None, Some("native")] {
+            let metadata = check(cursor(t)).unwrap();
+            assert_eq!(metadata.redirect_uris.len(), 3);
+            assert_eq!(metadata.application_type.as_deref(), t);
+        }
+        assert_eq!(
+            validate(request(cursor(None)), &[], &open()),
+            Err(Error::RedirectUri {
+                error: redirect_uri::RedirectUriError::SchemeRefused("cursor".into()),
+                uri: "cursor://anysphere.cursor-mcp/oauth/callback".into(),
+            }),
+            "an empty scheme list allows none"
+        );
+    }
+
+    #[test]
+    fn application_type_is_enforced() {
+        let claude = serde_json::json!({
+            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "application_type": "web",
+        });
+        assert!(check(claude).is_ok());
+        let vscode = serde_json::json!({
+            "redirect_uris": [
+                "http://127.0.0.1/",
+                "http://127.0.0.1:33418/",
+                "https://vscode.dev/redirect",
+                "https://insiders.vscode.dev/redirect",
+            ],
+            "application_type": "native",
+        });
+        assert!(check(vscode).is_ok());
+        for (uri, t) in [
+            ("http://127.0.0.1:33418/", "web"),
+            ("https://localhost/cb", "web"),
+            ("cursor://anysphere.cursor-mcp/oauth/callback", "web"),
+        ] {
+            assert_eq!(
+                check(
+                    serde_json::json!({"redirect_uris": ["https://ok.example/cb", uri], "application_type": t})
+                ),
+                Err(Error::RedirectUriNotForApplicationType {
+                    uri: uri.into(),
+                    application_type: ApplicationType::Web,
+                }),
+                "{uri}"
+            );
+        }
+        for t in ["desktop", "Native", ""] {
+            assert_eq!(
+                check(
+                    serde_json::json!({"redirect_uris": ["http://127.0.0.1/cb"], "application_type": t})
+                ),
+                Err(Error::ApplicationTypeUnknown(t.into()))
+            );
+        }
+        assert_eq!(
+            Error::ApplicationTypeUnknown("x".into()).code(),
+            crate::error::ErrorCode::InvalidClientMetadata
+        );
+        // The general rules hold for native too.
+        assert!(matches!(
+            check(
+                serde_json::json!({"redirect_uris": ["http://example.com/cb"], "application_type": "native"})
+            ),
+            Err(Error::RedirectUri { .. })
+        ));
+    }
+
+    #[test]
+    fn the_operator_policy_applies_to_every_uri() {
+        let policy = RegistrationPolicy::new(
+            super::super::registration_policy::RegistrationMode::Open,
+            &[
+                r"https://[a-z]+\.example\.com/cb".into(),
+                r"http://127\.0\.0\.1(:\d+)?/cb".into(),
+            ],
+        )
+        .unwrap();
+        let schemes = redirect_uri::known_client_schemes();
+        let ok = serde_json::json!({"redirect_uris": ["https://app.example.com/cb", "http://127.0.0.1:99/cb"]});
+        assert!(validate(request(ok), &schemes, &policy).is_ok());
+        let one_off = serde_json::json!({"redirect_uris": ["https://app.example.com/cb", "https://app.example.org/cb"]});
+        assert_eq!(
+            validate(request(one_off), &schemes, &policy),
+            Err(Error::RedirectUriNotPermitted(
+                "https://app.example.org/cb".into()
+            ))
+        );
+        // A pattern never lets a refused URI through.
+        let permissive = RegistrationPolicy::new(
+            super::super::registration_policy::RegistrationMode::Open,
+            &[".*".into()],
+        )
+        .unwrap();
+        assert!(matches!(
+            validate(
+                request(serde_json::json!({"redirect_uris": ["javascript:alert(1)"]})),
+                &schemes,
+                &permissive
+            ),
+            Err(Error::RedirectUri { .. })
+        ));
+    }
+
+    #[test]
+    fn closed_registration_refuses_before_reading_the_body() {
+        let off = RegistrationPolicy::new(
+            super::super::registration_policy::RegistrationMode::Off,
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(
+            RegistrationRequest::parse(b"not json", &off),
+            Err(Error::RegistrationOff)
+        ));
+        assert!(matches!(
+            RegistrationRequest::parse(b"not json", &open()),
+            Err(Error::MetadataNotJson(_))
+        ));
+        assert_eq!(
+            validate(
+                request(cursor(None)),
+                &redirect_uri::known_client_schemes(),
+                &off
+            ),
+            Err(Error::RegistrationOff)
+        );
     }
 }

@@ -14,7 +14,8 @@
 //! - GET and PUT answer the registration as the 201 did, without the client secret (only its
 //!   digest is kept, so it cannot be shown again; RFC 7592 §3 makes it optional) and with the
 //!   presented registration access token echoed (it is not rotated).
-//! - PUT validates the new metadata exactly as a registration (`registration::validate`); the
+//! - PUT validates the new metadata exactly as a registration (`registration::validate`, with
+//!   the operator's policy: redirect patterns, and no updates while registration is off); the
 //!   body's `client_id` must be the client's own and a `client_secret`, if sent, must be its
 //!   current one (§2.2); the fields §2.2 forbids the client to send are ignored rather than
 //!   refused (clients echo a whole GET answer). The authentication method may move between
@@ -29,6 +30,7 @@ use serde::Deserialize;
 use super::error::Error;
 use super::presented_token::require_cluster_version;
 use super::registration::{self, Registered, RegistrationRequest};
+use super::registration_policy::RegistrationPolicy;
 use crate::cluster::Cluster;
 use crate::secrets;
 
@@ -98,6 +100,9 @@ struct UpdateIdentity {
 pub struct ClientConfiguration<'a> {
     pub cluster: &'a Cluster,
     pub issuer: &'a str,
+    /// The operator's registration policy: an update is judged as a registration (closed
+    /// registration refuses updates too; GET and DELETE still work).
+    pub policy: &'a RegistrationPolicy,
 }
 
 impl ClientConfiguration<'_> {
@@ -138,7 +143,7 @@ impl ClientConfiguration<'_> {
         let allowed = self
             .cluster
             .read(|s| s.settings().allowed_redirect_schemes.clone());
-        let metadata = registration::validate(request, &allowed)?;
+        let metadata = registration::validate(request, &allowed, self.policy)?;
         let was_public = client.metadata.token_endpoint_auth_method == "none";
         if was_public != (metadata.token_endpoint_auth_method == "none") {
             return Err(Error::AuthMethodChange);
@@ -254,6 +259,7 @@ mod tests {
             RegistrationRequest::from_json(br#"{"redirect_uris": ["http://127.0.0.1/cb"]}"#)
                 .unwrap(),
             &[],
+            &RegistrationPolicy::default(),
         )
         .unwrap();
         let registered = Registered::new(metadata, 7).with_registration_token();

@@ -97,7 +97,7 @@ async fn validate(
         }
     }
     app.cluster
-        .read(|s| authorize::validate(params, s, &app.config.scopes_supported))
+        .read(|s| authorize::validate(params, s, &app.config))
         .map_err(|failure| failure_response(failure, status, &app.config.issuer))
 }
 

@@ -21,6 +21,7 @@ fn endpoint(app: &AppState) -> ClientConfiguration<'_> {
     ClientConfiguration {
         cluster: &app.cluster,
         issuer: &app.config.issuer,
+        policy: &app.config.registration,
     }
 }
 

@@ -1,5 +1,9 @@
 //! RFC 8414 authorization server metadata, also served as the OpenID configuration document
 //! (the TypeScript SDK reads either, and demands the OIDC fields of the latter).
+//!
+//! `registration_endpoint` is advertised only while registration is open (RFC 8414 §2: it is
+//! the endpoint clients may register at); a client that needs it then stops at discovery with
+//! its own clear message instead of failing at a closed /register.
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
@@ -8,9 +12,7 @@ use crate::app::AppState;
 
 pub async fn authorization_server(app: web::Data<AppState>) -> HttpResponse {
     let c = &app.config;
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(json!({
+    let mut metadata = json!({
             "issuer": c.issuer,
             "authorization_endpoint": c.endpoint("/authorize"),
             "token_endpoint": c.endpoint("/token"),
@@ -30,5 +32,13 @@ pub async fn authorization_server(app: web::Data<AppState>) -> HttpResponse {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "prompt_values_supported": ["none", "login", "consent"],
-        }))
+    });
+    if !c.registration.is_open() {
+        if let Some(fields) = metadata.as_object_mut() {
+            fields.remove("registration_endpoint");
+        }
+    }
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(metadata)
 }

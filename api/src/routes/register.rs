@@ -1,5 +1,6 @@
-//! POST /register (RFC 7591): parse the JSON metadata, let the clients actor check and propose
-//! it, answer 201 with the registration. The rules live in `crate::oauth::registration`.
+//! POST /register (RFC 7591): parse the JSON metadata (refused at once when registration is
+//! off), let the clients actor check and propose it, answer 201 with the registration. The
+//! rules live in `crate::oauth::registration`.
 
 use actix_web::{web, HttpResponse};
 
@@ -14,7 +15,7 @@ pub async fn register(
     app: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let request = RegistrationRequest::from_json(&body)?;
+    let request = RegistrationRequest::parse(&body, &app.config.registration)?;
     let now = app.clock.now();
     let registered = app
         .clients

@@ -50,8 +50,12 @@ pub const T0: UnixTime = 2_000_000_000;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub resources: Vec<String>,
+    /// The binary's default: the known MCP clients' private-use schemes.
     pub allowed_redirect_schemes: Vec<String>,
     pub start_at: UnixTime,
+    /// Changes to the node's [`ServerConfig`] (default scopes, registration policy...), made
+    /// before the node starts.
+    pub configure: fn(&mut ServerConfig),
     /// Whether the leader raises the cluster version as the binary's does (to this release's
     /// newest format, moments after start). `false` keeps the cluster at the baseline format,
     /// as during a rolling upgrade, for tests of what is refused until it is raised.
@@ -62,8 +66,9 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             resources: vec![RESOURCE.to_owned()],
-            allowed_redirect_schemes: Vec::new(),
+            allowed_redirect_schemes: crate::redirect_uri::known_client_schemes(),
             start_at: T0,
+            configure: |_| {},
             raise_cluster_version: true,
         }
     }
@@ -117,6 +122,7 @@ impl TestNode {
         let sealer = Sealer::new(&[7u8; 32]).map_err(setup("sealer"))?;
         let mut config = ServerConfig::new(ISSUER);
         config.unclaimed_client_ttl = 24 * 3600;
+        (options.configure)(&mut config);
         let config_actor = ConfigActor::new(
             cluster.clone(),
             sealer.clone(),

@@ -241,9 +241,13 @@ async fn several_resources_require_one_to_be_named_and_none_configured_accepts_a
     let client_id = client["client_id"].as_str().unwrap();
     let mut query = base.to_vec();
     query[1] = ("client_id", client_id);
+    let unnamed = query.clone();
     query.push(("resource", "https://anything.example/mcp"));
     let location = Browser::new().authorize(&trial, &query).await;
     assert!(query_of(&location).contains_key("code"));
+    // Trial mode takes a request naming no resource too (the token is for the issuer).
+    let location = Browser::new().authorize(&trial, &unnamed).await;
+    assert!(query_of(&location).contains_key("code"), "{location}");
 }
 
 #[tokio::test]

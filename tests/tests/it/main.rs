@@ -17,6 +17,7 @@ mod federation_cli;
 mod federation_ldap_saml;
 mod federation_oidc;
 mod newer_format;
+mod refresh_policy;
 mod registration;
 mod restart;
 mod revocation;

@@ -104,7 +104,7 @@ async fn redirect_uri_rules() {
         "javascript:alert(1)",
         "data:text/html,hi",
         "file:///etc/passwd",
-        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "other-app://callback",
         "not a uri",
         "/relative/path",
     ] {
@@ -127,28 +127,37 @@ async fn redirect_uri_rules() {
 }
 
 #[tokio::test]
-async fn custom_schemes_only_when_the_operator_allows_them() {
+async fn known_clients_schemes_by_default_and_the_operators_list_replaces_them() {
+    let cursor = json!({"redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"], "token_endpoint_auth_method": "none"});
+    let defaults = Node::start().await;
+    register(&defaults, cursor.clone()).await;
     let node = Node::start_with(&[
         "--resource",
         mcpauth_tests::RESOURCE,
         "--allow-redirect-scheme",
-        "cursor",
+        "com.example.app",
     ])
     .await;
     register(
         &node,
-        json!({"redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback"], "token_endpoint_auth_method": "none"}),
+        json!({"redirect_uris": ["com.example.app:/oauth/callback"], "token_endpoint_auth_method": "none"}),
     )
     .await;
-    let (status, body) = refused(
-        &node,
-        json!({"redirect_uris": ["javascript:alert(1)"], "token_endpoint_auth_method": "none"}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_redirect_uri"))
-    );
+    for refused_uri in [
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "javascript:alert(1)",
+    ] {
+        let (status, body) = refused(
+            &node,
+            json!({"redirect_uris": [refused_uri], "token_endpoint_auth_method": "none"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_redirect_uri")),
+            "{refused_uri}"
+        );
+    }
 }
 
 #[tokio::test]

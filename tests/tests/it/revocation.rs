@@ -2,26 +2,9 @@
 //! refresh on another node is invalid_grant, and a revoked access token introspects
 //! (RFC 7662) as inactive on a third. Three real processes.
 
-use std::time::{Duration, Instant};
-
 use mcpauth_tests::cluster::{serial, Endpoint, TestCluster};
 use mcpauth_tests::{http, login_and_redeem, refresh, register, REDIRECT_URI};
 use serde_json::{json, Value};
-
-/// Wait until every node says the cluster version allows revocation (4).
-async fn wait_version_4(cluster: &TestCluster) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for id in cluster.ids() {
-        while cluster.status_of(id).await["cluster_version"].as_u64() < Some(4) {
-            assert!(
-                Instant::now() < deadline,
-                "cluster version not raised on node {id}\n{}",
-                cluster.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
 
 async fn revoke(endpoint: &Endpoint, client_id: &str, token: &str) -> u16 {
     http()
@@ -50,7 +33,8 @@ async fn introspect(endpoint: &Endpoint, id: &str, secret: &str, token: &str) ->
 async fn a_revocation_on_one_node_holds_on_the_others() {
     let _serial = serial().await;
     let cluster = TestCluster::start(3).await;
-    wait_version_4(&cluster).await;
+    // Revocation writes format-4 commands: wait until every node reads them.
+    cluster.wait_cluster_version(&cluster.ids(), 4).await;
     let nodes: Vec<Endpoint> = cluster.ids().iter().map(|&i| cluster.endpoint(i)).collect();
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
 

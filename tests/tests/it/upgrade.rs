@@ -17,36 +17,6 @@ use mcpauth_tests::{binary, login_and_redeem, previous_release_binary, refresh, 
 use serde_json::Value;
 
 const PROGRESS: Duration = Duration::from_secs(60);
-/// The leader looks for a version to raise to every 2 s.
-const RAISE_WITHIN: Duration = Duration::from_secs(20);
-
-/// The cluster version node `id` reports; a 0.1 node does not report one (it runs 2).
-async fn cluster_version(cluster: &TestCluster, id: u64) -> u64 {
-    cluster.status_of(id).await["cluster_version"]
-        .as_u64()
-        .unwrap_or(2)
-}
-
-/// Wait until every node in `ids` reports cluster version `version`.
-async fn wait_version(cluster: &TestCluster, ids: &[u64], version: u64) -> Duration {
-    let start = Instant::now();
-    loop {
-        let mut versions = Vec::new();
-        for &id in ids {
-            versions.push(cluster_version(cluster, id).await);
-        }
-        if versions.iter().all(|&v| v == version) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < RAISE_WITHIN,
-            "cluster versions {versions:?} on nodes {ids:?}, expected {version} everywhere\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged() {
     let _serial = serial().await;
@@ -99,7 +69,7 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
             tokio::time::sleep(Duration::from_secs(3)).await;
             for &done in &upgraded {
                 assert_eq!(
-                    cluster_version(&cluster, done).await,
+                    cluster.cluster_version(done).await,
                     2,
                     "node {done} raised the cluster version while nodes {remaining:?} run 0.1\n{}",
                     cluster.logs()
@@ -111,7 +81,9 @@ async fn a_rolling_upgrade_from_the_previous_release_loses_nothing_acknowledged(
              ready after {ready:?}"
         ));
     }
-    let raised_after = wait_version(&cluster, &cluster.ids(), u64::from(NEWEST)).await;
+    let raised_after = cluster
+        .wait_cluster_version(&cluster.ids(), u64::from(NEWEST))
+        .await;
     // More sign-ins and refreshes, now written in the newest format.
     assert!(
         workload.wait_logins(4, PROGRESS).await && workload.wait_refreshes(4, PROGRESS).await,
@@ -243,7 +215,7 @@ async fn this_version_starts_on_data_the_previous_release_wrote() {
     let body = refreshed(&cluster, &client_id, &token).await;
     let (next, kid_after) = refresh_token_and_kid(&body);
     assert_eq!(kid_after, kid, "the signing key changed across the upgrade");
-    wait_version(&cluster, &[1], u64::from(NEWEST)).await;
+    cluster.wait_cluster_version(&[1], u64::from(NEWEST)).await;
     let body = refreshed(&cluster, &client_id, &next).await;
     let (mut token, _) = refresh_token_and_kid(&body);
     for _ in 0..25 {
@@ -253,7 +225,7 @@ async fn this_version_starts_on_data_the_previous_release_wrote() {
     // Restart on data now written in both formats: a newest-format snapshot and entries.
     cluster.terminate(1, Duration::from_secs(15)).await;
     cluster.restart(1).await;
-    assert_eq!(cluster_version(&cluster, 1).await, u64::from(NEWEST));
+    assert_eq!(cluster.cluster_version(1).await, u64::from(NEWEST));
     refreshed(&cluster, &client_id, &token).await;
     // And the previous release refuses data it cannot read rather than misreading it.
     cluster.terminate(1, Duration::from_secs(15)).await;

@@ -56,7 +56,7 @@ impl Attempt<'_> {
     /// the grant keeps the audience it was issued for.
     pub fn audience(&self, requested: Option<&str>) -> Result<Option<String>, Error> {
         requested
-            .map(|r| resource::resolve(Some(r), self.resources).map_err(Error::Target))
+            .map(|r| resource::named(r, self.resources).map_err(Error::Target))
             .transpose()
     }
 }

@@ -1,0 +1,202 @@
+//! `resource` (RFC 8707) as clients send it (issue 10): a query string or an origin's trailing
+//! slash still names the configured resource, and the token's `aud` is the configured string;
+//! anything else unknown is `invalid_target`; trial mode takes a request that names none.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use mcpauth_api::testing::{
+    pkce, query_of, Options, TestClient, TestNode, ISSUER, REDIRECT_URI, RESOURCE,
+};
+use serde_json::Value;
+
+fn aud(tokens: &Value) -> Value {
+    let jwt = tokens["access_token"].as_str().expect("an access token");
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
+    claims["aud"].clone()
+}
+
+fn authorize_query(client_id: &str, challenge: &str, resource: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs([
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("scope", "mcp"),
+        ("state", "st"),
+    ]);
+    if let Some(resource) = resource {
+        query.append_pair("resource", resource);
+    }
+    format!("/authorize?{}", query.finish())
+}
+
+/// A code for `resource` (None: no member), redeemed with `token_resource`; the answer.
+async fn flow(
+    client: &TestClient,
+    client_id: &str,
+    resource: Option<&str>,
+    token_resource: Option<&str>,
+) -> mcpauth_api::testing::Answer {
+    let (verifier, challenge) = pkce();
+    let path = authorize_query(client_id, &challenge, resource);
+    let params: Vec<(String, String)> = query_of(&path).into_iter().collect();
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let location = client.authorize(&pairs).await;
+    let code = query_of(&location)
+        .remove("code")
+        .unwrap_or_else(|| panic!("no code in {location}"));
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("client_id", client_id),
+        ("code_verifier", verifier.as_str()),
+    ];
+    if let Some(r) = token_resource {
+        form.push(("resource", r));
+    }
+    client.post_form("/token", &form).await
+}
+
+#[actix_web::test]
+async fn claude_codes_query_string_names_the_configured_resource() {
+    let node = TestNode::start().await;
+    let client = node.client().await;
+    let id = client.register_public().await;
+    let with_query = format!("{RESOURCE}?utm_source=plugin");
+    for token_resource in [None, Some(with_query.as_str()), Some(RESOURCE)] {
+        let answer = flow(&client, &id, Some(&with_query), token_resource).await;
+        assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
+        assert_eq!(
+            aud(&answer.json()),
+            RESOURCE,
+            "the configured string, without the query"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn an_origin_resource_matches_with_or_without_its_slash_and_query() {
+    let node = TestNode::start_with(Options {
+        resources: vec!["https://mcp.example".into()],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = node.client().await;
+    let id = client.register_public().await;
+    for named in [
+        "https://mcp.example",
+        "https://mcp.example/",
+        "https://mcp.example/?utm_source=plugin",
+        "https://MCP.example:443/",
+    ] {
+        let answer = flow(&client, &id, Some(named), Some(named)).await;
+        assert_eq!(answer.status.as_u16(), 200, "{named}: {}", answer.text());
+        assert_eq!(aud(&answer.json()), "https://mcp.example", "{named}");
+    }
+}
+
+#[actix_web::test]
+async fn anything_else_unknown_is_invalid_target_and_issues_nothing() {
+    let node = TestNode::start().await;
+    let client = node.client().await;
+    let id = client.register_public().await;
+    // Signed in and consented, so a refusal is not a login page.
+    let ok = flow(&client, &id, Some(RESOURCE), None).await;
+    assert_eq!(ok.status.as_u16(), 200);
+    let before = node.cluster.read(|s| s.counts());
+    let (_, challenge) = pkce();
+    for unknown in [
+        "http://127.0.0.1:9/mcp/",
+        "http://127.0.0.1:9/other?utm_source=plugin",
+        "http://127.0.0.1:10/mcp?utm_source=plugin",
+        "https://127.0.0.1:9/mcp",
+        "http://127.0.0.1:9/mcp#fragment",
+    ] {
+        let answer = client
+            .get(&authorize_query(&id, &challenge, Some(unknown)))
+            .await;
+        assert_eq!(answer.status.as_u16(), 302, "{unknown}");
+        let back = query_of(answer.location());
+        assert!(answer.location().starts_with(REDIRECT_URI));
+        assert_eq!(
+            back.get("error").map(String::as_str),
+            Some("invalid_target"),
+            "{unknown}"
+        );
+        assert_eq!(back.get("state").map(String::as_str), Some("st"));
+        assert_eq!(back.get("iss").map(String::as_str), Some(ISSUER));
+        assert!(!back.contains_key("code"));
+    }
+    assert_eq!(node.cluster.read(|s| s.counts()), before, "nothing changed");
+    // At the token endpoint too: the code stays unspent and redeems after.
+    let (verifier, challenge) = pkce();
+    let path = authorize_query(&id, &challenge, Some(RESOURCE));
+    let params: Vec<(String, String)> = query_of(&path).into_iter().collect();
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let code = query_of(&client.authorize(&pairs).await)
+        .remove("code")
+        .unwrap();
+    let form = |resource: &'static str| {
+        [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", id.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("resource", resource),
+        ]
+    };
+    assert_eq!(
+        client
+            .post_form(
+                "/token",
+                &form("http://127.0.0.1:9/other?utm_source=plugin")
+            )
+            .await
+            .oauth_error(),
+        (400, "invalid_target".into())
+    );
+    let answer = client
+        .post_form("/token", &form("http://127.0.0.1:9/mcp?utm_source=plugin"))
+        .await;
+    assert_eq!(
+        answer.status.as_u16(),
+        200,
+        "the refusal spent nothing: {}",
+        answer.text()
+    );
+}
+
+#[actix_web::test]
+async fn trial_mode_takes_a_request_without_resource_for_the_issuer() {
+    let node = TestNode::start_with(Options {
+        resources: Vec::new(),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let client = node.client().await;
+    let id = client.register_public().await;
+    let answer = flow(&client, &id, None, None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
+    assert_eq!(aud(&answer.json()), ISSUER);
+    // Named, any resource is taken as named.
+    let named = "https://anything.example/mcp?x=1";
+    let answer = flow(&client, &id, Some(named), None).await;
+    assert_eq!(aud(&answer.json()), named);
+    // A token request naming another resource than the code's is refused.
+    let answer = flow(&client, &id, None, Some("https://other.example/mcp")).await;
+    assert_eq!(answer.oauth_error(), (400, "invalid_target".into()));
+}
