@@ -188,6 +188,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/token",
         web::post().to(routes::token::token),
     ))
+    .service(cors_resource(
+        "/revoke",
+        web::post().to(routes::revoke::revoke),
+    ))
+    // Server to server (resource servers): no CORS.
+    .service(web::resource("/introspect").route(web::post().to(routes::introspect::introspect)))
+    .service(
+        web::resource("/register/{client_id}")
+            .route(web::get().to(routes::client_configuration::read))
+            .route(web::put().to(routes::client_configuration::update))
+            .route(web::delete().to(routes::client_configuration::delete)),
+    )
     .service(web::resource("/authorize").route(web::get().to(routes::authorize::authorize)))
     .service(web::resource("/consent").route(web::post().to(routes::authorize::consent)))
     .service(

@@ -25,6 +25,10 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     ServerError,
     TemporarilyUnavailable,
+    /// RFC 7009 §2.2.1.
+    UnsupportedTokenType,
+    /// RFC 6750 §3.1 (a registration access token, RFC 7592).
+    InvalidToken,
 }
 
 impl ErrorCode {
@@ -45,6 +49,8 @@ impl ErrorCode {
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::InvalidToken => "invalid_token",
         }
     }
 }
@@ -59,6 +65,9 @@ pub struct OAuthError {
     pub basic_challenge: bool,
     /// The HTTP status when the code's usual one does not fit (a closed /register: 403).
     pub status: Option<StatusCode>,
+    /// invalid_token for a request that sent no bearer token at all: its challenge carries
+    /// no error code (RFC 6750 §3.1).
+    pub token_missing: bool,
 }
 
 impl OAuthError {
@@ -68,6 +77,7 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             status: None,
+            token_missing: false,
         }
     }
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -96,7 +106,7 @@ impl ResponseError for OAuthError {
             return status;
         }
         match self.code {
-            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -110,6 +120,14 @@ impl ResponseError for OAuthError {
             .insert_header((header::PRAGMA, "no-cache"));
         if self.code == ErrorCode::InvalidClient && self.basic_challenge {
             response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"mcpauth\""));
+        }
+        if self.code == ErrorCode::InvalidToken {
+            let challenge = if self.token_missing {
+                "Bearer realm=\"mcpauth\""
+            } else {
+                "Bearer realm=\"mcpauth\", error=\"invalid_token\""
+            };
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         response.json(ErrorBody {
             error: self.code.as_str(),

@@ -3,6 +3,7 @@ use mcpauth_state::{Command, Outcome, UnixTime};
 
 use crate::cluster::Cluster;
 use crate::oauth::registration::{self, Registered, RegistrationRequest};
+use crate::oauth::registration_management;
 use crate::oauth::registration_policy::RegistrationPolicy;
 use crate::oauth::Error;
 
@@ -41,7 +42,11 @@ impl Handler<Register> for ClientsActor {
             let allowed = cluster.read(|s| s.settings().allowed_redirect_schemes.clone());
             let metadata = registration::validate(msg.request, &allowed, &policy)
                 .inspect_err(|e| tracing::info!(error = %e, "registration refused"))?;
-            let registered = Registered::new(metadata, msg.now);
+            let mut registered = Registered::new(metadata, msg.now);
+            // RFC 7592: a registration access token, once the cluster can hold its digest.
+            if cluster.read(|s| s.cluster_version()) >= registration_management::MANAGEMENT_FORMAT {
+                registered = registered.with_registration_token();
+            }
             let outcome = cluster
                 .propose(Command::RegisterClient {
                     client: registered.client.clone(),

@@ -31,6 +31,8 @@ pub enum ClientAuthFailure {
     NoSecret,
     #[error("client authentication failed")]
     WrongSecret,
+    #[error("only confidential clients may introspect tokens; authenticate with a client secret")]
+    PublicClient,
 }
 
 /// A refusal of the OAuth domain. The description a client reads is the `Display` text.
@@ -135,6 +137,26 @@ pub enum Error {
     )]
     RegistrationOff,
 
+    // --- revocation (RFC 7009) and introspection (RFC 7662)
+    #[error("token_type_hint '{0}' names a token type this server does not issue")]
+    UnsupportedTokenType(String),
+    #[error("this token was issued to another client")]
+    TokenOfAnotherClient,
+
+    // --- registration management (RFC 7592)
+    #[error("a registration access token is required (Authorization: Bearer)")]
+    RegistrationTokenMissing,
+    #[error("the registration access token is invalid or the client does not exist")]
+    RegistrationTokenInvalid,
+    #[error("client_id in the request must be the client's own")]
+    ClientIdMismatch,
+    #[error("client_secret in the request does not match the client's secret")]
+    ClientSecretMismatch,
+    #[error(
+        "token_endpoint_auth_method cannot change between none and a secret; register a new client"
+    )]
+    AuthMethodChange,
+
     // --- the cluster
     #[error("{0}")]
     Unavailable(String),
@@ -181,6 +203,11 @@ impl Error {
             | RedirectUriNotForApplicationType { .. }
             | RedirectUriNotPermitted(_) => ErrorCode::InvalidRedirectUri,
             RegistrationOff => ErrorCode::AccessDenied,
+            UnsupportedTokenType(_) => ErrorCode::UnsupportedTokenType,
+            TokenOfAnotherClient => ErrorCode::UnauthorizedClient,
+            RegistrationTokenMissing | RegistrationTokenInvalid => ErrorCode::InvalidToken,
+            ClientIdMismatch | ClientSecretMismatch => ErrorCode::InvalidRequest,
+            AuthMethodChange => ErrorCode::InvalidClientMetadata,
             Unavailable(_) => ErrorCode::TemporarilyUnavailable,
             Internal => ErrorCode::ServerError,
         }
@@ -245,6 +272,7 @@ impl From<Error> for OAuthError {
             // Not a malformed request: the endpoint is closed to everyone.
             answer.status = Some(StatusCode::FORBIDDEN);
         }
+        answer.token_missing = matches!(e, Error::RegistrationTokenMissing);
         answer
     }
 }

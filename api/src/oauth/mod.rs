@@ -7,6 +7,9 @@
 //! /authorize  authorize::parse --> authorize::validate --> ValidRequest::next (sign in, consent, code)
 //! /register   RegistrationRequest::parse (closed? JSON) --> clients actor: registration::validate
 //!             (application_type, redirect URIs, the operator's patterns), propose
+//! /revoke     PresentedToken::parse --> ClientCredentials::resolve --> Revocation::revoke
+//! /introspect PresentedToken::parse --> ClientCredentials::resolve --> Introspector::introspect
+//! /register/{id}  RegistrationToken::parse --> ClientConfiguration::{read, update, delete}
 //! ```
 //! Routes parse HTTP, call in here with the time from the app state's clock, and turn an
 //! [`Error`] into the wire answer through its single mapping to RFC error codes
@@ -19,8 +22,12 @@ pub mod client_auth;
 pub mod configured_client;
 pub mod error;
 pub mod grant;
+pub mod introspection;
+pub mod presented_token;
 pub mod registration;
+pub mod registration_management;
 pub mod registration_policy;
+pub mod revocation;
 pub mod token;
 pub mod token_request;
 

@@ -146,6 +146,8 @@ pub fn validate(
 pub struct Registered {
     pub client: Client,
     pub secret: Option<String>,
+    /// The RFC 7592 registration access token, once issued (`registration_management`).
+    pub registration_token: Option<String>,
 }
 
 impl Registered {
@@ -161,7 +163,11 @@ impl Registered {
             registration_token_digest: None,
             origin: ClientOrigin::Registered,
         };
-        Self { client, secret }
+        Self {
+            client,
+            secret,
+            registration_token: None,
+        }
     }
 
     /// The 201 body: every registered field echoed (RFC 7591 §3.2.1), absent ones omitted,

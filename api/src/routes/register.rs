@@ -8,6 +8,7 @@ use crate::actors::Register;
 use crate::app::AppState;
 use crate::error::OAuthError;
 use crate::oauth::registration::RegistrationRequest;
+use crate::oauth::registration_management;
 use crate::oauth::Error;
 
 pub async fn register(
@@ -24,5 +25,8 @@ pub async fn register(
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(registered.response()?))
+        .json(registration_management::answer(
+            &registered,
+            &app.config.issuer,
+        )?))
 }

@@ -56,6 +56,10 @@ pub struct Options {
     /// Changes to the node's [`ServerConfig`] (default scopes, registration policy...), made
     /// before the node starts.
     pub configure: fn(&mut ServerConfig),
+    /// Whether the leader raises the cluster version as the binary's does (to this release's
+    /// newest format, moments after start). `false` keeps the cluster at the baseline format,
+    /// as during a rolling upgrade, for tests of what is refused until it is raised.
+    pub raise_cluster_version: bool,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             allowed_redirect_schemes: crate::redirect_uri::known_client_schemes(),
             start_at: T0,
             configure: |_| {},
+            raise_cluster_version: true,
         }
     }
 }
@@ -108,8 +113,9 @@ impl TestNode {
             .build()
             .map_err(setup("raft runtime"))?;
         let path = dir.path().to_owned();
+        let raise = options.raise_cluster_version;
         let cluster = raft_runtime
-            .spawn(async move { start_raft(&path).await })
+            .spawn(async move { start_raft(&path, raise).await })
             .await
             .map_err(setup("raft start-up task"))??;
         let clock = FixedClock::at(options.start_at);
@@ -152,6 +158,17 @@ impl TestNode {
     pub async fn client(&self) -> TestClient {
         TestClient::new(self.state.clone()).await
     }
+
+    /// Wait (up to 20 s) until the cluster version is at least `version`; panics otherwise.
+    pub async fn wait_cluster_version(&self, version: u32) {
+        for _ in 0..400 {
+            if self.cluster.read(|s| s.cluster_version()) >= version {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the cluster version did not reach {version}");
+    }
 }
 
 impl Drop for TestNode {
@@ -165,7 +182,7 @@ impl Drop for TestNode {
 
 /// Raft on sled in `dir`, initialised as the only voter, with the proposer and forwarder the
 /// binary uses. Runs on the Raft runtime.
-async fn start_raft(dir: &std::path::Path) -> Result<Cluster, HarnessError> {
+async fn start_raft(dir: &std::path::Path, raise: bool) -> Result<Cluster, HarnessError> {
     let (log_store, state_machine) = mcpauth_raft::open_stores(dir).map_err(setup("stores"))?;
     let view = state_machine.view();
     let config = Arc::new(
@@ -188,7 +205,9 @@ async fn start_raft(dir: &std::path::Path) -> Result<Cluster, HarnessError> {
     let proposer = Proposer::start(raft.clone(), view.clone());
     let forwarder = Forwarder::start(network.cluster_client(), view.clone());
     let cluster = Cluster::new(raft, view, network.cluster_client(), proposer, forwarder);
-    mcpauth_raft::start_raising(&cluster);
+    if raise {
+        mcpauth_raft::start_raising(&cluster);
+    }
     Ok(cluster)
 }
 

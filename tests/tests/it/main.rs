@@ -22,6 +22,7 @@ mod newer_format;
 mod refresh_policy;
 mod registration;
 mod restart;
+mod revocation;
 mod startup;
 mod token;
 mod upgrade;
