@@ -19,6 +19,7 @@ use mcpauth_api::app::NodeContext;
 use mcpauth_api::clock::SystemClock;
 use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::{AppState, Cluster, ServerConfig};
+use mcpauth_client_metadata::ClientMetadataResolver;
 use mcpauth_crypto::{Sealer, SignerCache};
 use mcpauth_federation::config::ProviderSpec;
 use mcpauth_federation::Upstreams;
@@ -143,6 +144,11 @@ async fn run(
         .map_err(|e| ServeError::Setup(format!("identity_provider {e}")))?;
     let upstreams = Upstreams::new(settings.upstream_limits, sealer.clone(), &settings.issuer)
         .map_err(|e| ServeError::Setup(format!("upstream HTTP client: {e}")))?;
+    // Reads extra_ca_file now, so a bad file stops the start-up with its reason.
+    let client_metadata = Arc::new(
+        ClientMetadataResolver::new(settings.client_metadata.clone())
+            .map_err(|e| ServeError::Setup(e.to_string()))?,
+    );
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),
         secret,
@@ -193,6 +199,7 @@ async fn run(
         config,
         clock,
         bootstrapped,
+        client_metadata,
     };
     tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %node.config.issuer, "serving");
     let public =

@@ -69,6 +69,9 @@ pub struct FileSettings {
     pub local_login: Option<bool>,
     /// Limits on calls to identity providers.
     pub upstream: Option<UpstreamSettings>,
+    /// `[client_metadata]`: client ID metadata documents (fetch limits, trusted roots, hosts
+    /// exempt from the private-address refusal). Absent: enabled with the defaults.
+    pub client_metadata: Option<mcpauth_client_metadata::ClientMetadataConfig>,
 }
 
 /// `[upstream]`: timeouts and size cap of every call to an identity provider.
@@ -104,6 +107,8 @@ pub struct Settings {
     pub identity_providers: Vec<serde_json::Value>,
     pub local_login: Option<bool>,
     pub upstream_limits: mcpauth_federation::OutboundLimits,
+    /// `extra_ca_file` resolved against the config file's directory.
+    pub client_metadata: mcpauth_client_metadata::ClientMetadataConfig,
 }
 
 impl Settings {
@@ -178,6 +183,8 @@ impl Settings {
         } else {
             args.allowed_redirect_schemes
         };
+        let mut client_metadata = file.client_metadata.unwrap_or_default();
+        client_metadata.extra_ca_file = client_metadata.extra_ca_file.map(&resolve);
         let node_id = entry.as_ref().map_or(1, |e| e.id);
         let members = if file.nodes.is_empty() {
             vec![NodeEntry {
@@ -224,6 +231,7 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
             local_login: file.local_login,
             upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
+            client_metadata,
         };
         settings.validate()?;
         Ok(settings)
@@ -272,6 +280,11 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "two [[node]] entries have the same id".into(),
             ));
+        }
+        if let Some(problems) = self.client_metadata.problems() {
+            return Err(SettingsError::Invalid(format!(
+                "client_metadata: {problems}"
+            )));
         }
         for addr in [&self.listen, &self.raft_listen] {
             addr.parse::<SocketAddr>().map_err(|e| {

@@ -8,7 +8,7 @@ use crate::oauth::Error;
 /// Registers clients (RFC 7591): checks the metadata against the cluster's settings, chooses
 /// the identifiers and proposes the registration.
 pub struct ClientsActor {
-    cluster: Cluster,
+    pub(super) cluster: Cluster,
 }
 
 impl ClientsActor {

@@ -11,11 +11,13 @@
 mod clients;
 mod codes;
 mod config;
+mod metadata_clients;
 mod sessions;
 
 pub use clients::{ClientsActor, Register};
 pub use codes::{CodesActor, Exchange, IssueCode};
 pub use config::{Bootstrap, BootstrapReport, ConfigActor};
+pub use metadata_clients::AdmitMetadataClient;
 pub use sessions::{
     ConsentError, Federate, Login, LoginError, Logout, RecordConsent, SessionsActor,
 };

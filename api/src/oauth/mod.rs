@@ -16,6 +16,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod grant;
+pub mod metadata_client;
 pub mod registration;
 pub mod token;
 pub mod token_request;

@@ -5,6 +5,7 @@ pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod metadata;
+pub mod metadata_document;
 pub mod register;
 pub mod token;
 pub mod upstream;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::web;
+use mcpauth_client_metadata::{ClientMetadataConfig, ClientMetadataResolver};
 use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft};
 use mcpauth_state::{Settings, UnixTime};
 
@@ -52,6 +53,8 @@ pub struct Options {
     pub resources: Vec<String>,
     pub allowed_redirect_schemes: Vec<String>,
     pub start_at: UnixTime,
+    /// The client metadata resolver's settings (default: production's).
+    pub client_metadata: ClientMetadataConfig,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             resources: vec![RESOURCE.to_owned()],
             allowed_redirect_schemes: Vec::new(),
             start_at: T0,
+            client_metadata: ClientMetadataConfig::default(),
         }
     }
 }
@@ -131,6 +135,10 @@ impl TestNode {
             clock: clock.clone(),
             config_actor,
             bootstrapped: Arc::new(AtomicBool::new(true)),
+            client_metadata: Arc::new(
+                ClientMetadataResolver::new(options.client_metadata.clone())
+                    .map_err(setup("client metadata resolver"))?,
+            ),
         };
         Ok(TestNode {
             clock,
