@@ -28,7 +28,7 @@ impl Handler<AdmitMetadataClient> for ClientsActor {
                 return Ok(());
             };
             let outcome = cluster
-                .propose(Command::PutClient { client })
+                .propose(Command::PutClient { client: *client })
                 .await
                 .map_err(|e| MetadataClientError::Unavailable(e.to_string()))?;
             if outcome != Outcome::Done {

@@ -118,7 +118,7 @@ pub enum Admission {
     /// which a document never replaces): write nothing.
     Current,
     /// Write this record (new, reaped by the purge since, or its document changed).
-    Record(Client),
+    Record(Box<Client>),
 }
 
 /// Compare the stored record with the document's, under the cluster version.
@@ -138,7 +138,7 @@ pub fn admission(
             found: cluster_version,
         });
     }
-    Ok(Admission::Record(candidate))
+    Ok(Admission::Record(Box::new(candidate)))
 }
 
 /// Whether a stored client came from a metadata document whose every redirect URI is
@@ -233,7 +233,7 @@ mod tests {
         let candidate = client_record(&doc, &[], 10).expect("record");
         assert_eq!(
             admission(None, candidate.clone(), 4),
-            Ok(Admission::Record(candidate.clone()))
+            Ok(Admission::Record(Box::new(candidate.clone())))
         );
         let mut stored = candidate.clone();
         stored.issued_at = 1;
@@ -247,7 +247,7 @@ mod tests {
         renamed.metadata.client_name = Some("Renamed".into());
         assert_eq!(
             admission(Some(&stored), renamed.clone(), 4),
-            Ok(Admission::Record(renamed.clone()))
+            Ok(Admission::Record(Box::new(renamed.clone())))
         );
         assert_eq!(
             admission(Some(&stored), renamed, 3),
