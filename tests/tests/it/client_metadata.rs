@@ -619,3 +619,44 @@ async fn redirects_slow_answers_and_oversized_documents_are_refused() {
     server.set("/big.json", Reply::json(&oversized, None));
     assert_refused(&node, &big, "larger than").await;
 }
+
+#[tokio::test]
+async fn a_bad_client_metadata_table_stops_the_start_with_its_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("not-a-ca.pem"), "no certificates here\n").expect("file");
+    let cases = [
+        (
+            "[client_metadata]\nextra_ca_file = \"missing.pem\"\n",
+            "client_metadata.extra_ca_file",
+        ),
+        (
+            "[client_metadata]\nextra_ca_file = \"not-a-ca.pem\"\n",
+            "client_metadata.extra_ca_file",
+        ),
+        (
+            "[client_metadata]\nfetch_timeout_ms = 0\n",
+            "fetch_timeout_ms",
+        ),
+        (
+            "[client_metadata]\nenabeld = false\n",
+            "invalid config file",
+        ),
+    ];
+    for (i, (table, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("config-{i}.toml"));
+        std::fs::write(&path, table).expect("config");
+        let output = std::process::Command::new(mcpauth_tests::binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .arg("--data-dir")
+            .arg(dir.path().join(format!("data-{i}")))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--raft-listen", &format!("127.0.0.1:{}", free_port())])
+            .env("MCPAUTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .output()
+            .expect("run mcpauth");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{table}: {stderr}");
+        assert!(stderr.contains(expected), "{table}: {stderr}");
+    }
+}
