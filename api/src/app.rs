@@ -11,6 +11,8 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::middleware::Next;
 use actix_web::{web, App, HttpResponse};
 
+use mcpauth_client_metadata::ClientMetadataResolver;
+
 use crate::actors::{ClientsActor, CodesActor, ConfigActor, SessionsActor};
 use crate::clock::SharedClock;
 use crate::cluster::Cluster;
@@ -43,6 +45,8 @@ pub struct AppState {
     /// start-up bootstrap succeeded). Until then it must not answer OAuth requests: without
     /// the configured resources it would judge them differently.
     pub bootstrapped: Arc<AtomicBool>,
+    /// Resolves client_id URLs (client ID metadata documents); one per node, its cache shared.
+    pub client_metadata: Arc<ClientMetadataResolver>,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
             sealer: node.sealer.clone(),
             upstreams: node.upstreams.clone(),
             bootstrapped: node.bootstrapped.clone(),
+            client_metadata: node.client_metadata.clone(),
         }
     }
 
@@ -89,6 +94,7 @@ pub struct NodeContext {
     /// One per node: it runs the purge schedule.
     pub config_actor: Addr<ConfigActor>,
     pub bootstrapped: Arc<AtomicBool>,
+    pub client_metadata: Arc<ClientMetadataResolver>,
 }
 
 /// The public application of one worker: the routes behind the bootstrap gate. The node's

@@ -43,6 +43,12 @@ pub struct ConsentPage<'a> {
     pub username: &'a str,
     pub resource: &'a str,
     pub redirect_host: &'a str,
+    /// For a client ID metadata document: the host of its client_id URL, which vouches for
+    /// the (self-asserted) name.
+    pub document_host: Option<&'a str>,
+    /// Every redirect URI of the metadata document is loopback: anyone can publish such a
+    /// document, so the page warns.
+    pub localhost_only: bool,
     pub scopes: Vec<&'a str>,
     /// The authorization request's parameters, carried through the form unchanged and
     /// validated again when it is posted.

@@ -155,6 +155,11 @@ pub fn matches(registered: &str, requested: &str) -> bool {
         && req.password().is_none()
 }
 
+/// Whether `uri` is an http URI on a loopback host (a native app's local listener).
+pub fn is_loopback_uri(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|url| url.scheme() == "http" && is_loopback(&url))
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),

@@ -21,6 +21,7 @@ use mcpauth_api::internal::{configure_internal, InternalState};
 use mcpauth_api::key_rotation::KeyRotator;
 use mcpauth_api::oauth::configured_client::{configured_clients, seed_when_possible};
 use mcpauth_api::{AppState, Cluster, ServerConfig};
+use mcpauth_client_metadata::ClientMetadataResolver;
 use mcpauth_crypto::{Sealer, SignerCache};
 use mcpauth_federation::config::ProviderSpec;
 use mcpauth_federation::Upstreams;
@@ -162,6 +163,11 @@ async fn run(
         settings.key_rotation,
         server_config(&settings).unclaimed_client_ttl,
     );
+    // Reads extra_ca_file now, so a bad file stops the start-up with its reason.
+    let client_metadata = Arc::new(
+        ClientMetadataResolver::new(settings.client_metadata.clone())
+            .map_err(|e| ServeError::Setup(e.to_string()))?,
+    );
     let internal_state = web::Data::new(InternalState {
         cluster: cluster.clone(),
         secret,
@@ -219,6 +225,7 @@ async fn run(
         config,
         clock,
         bootstrapped,
+        client_metadata,
     };
     tracing::info!(node = settings.node_id, listen = %settings.listen, issuer = %node.config.issuer, "serving");
     let public =

@@ -88,6 +88,9 @@ pub struct FileSettings {
     pub upstream: Option<UpstreamSettings>,
     /// Signing-key rotation.
     pub signing_keys: Option<SigningKeySettings>,
+    /// `[client_metadata]`: client ID metadata documents (fetch limits, trusted roots, hosts
+    /// exempt from the private-address refusal). Absent: enabled with the defaults.
+    pub client_metadata: Option<mcpauth_client_metadata::ClientMetadataConfig>,
 }
 
 /// `[signing_keys]`: how often the leader adds a signing key, and how long before it signs a
@@ -149,6 +152,8 @@ pub struct Settings {
     pub clients: Vec<ClientSpec>,
     pub upstream_limits: mcpauth_federation::OutboundLimits,
     pub key_rotation: mcpauth_api::key_rotation::RotationPolicy,
+    /// `extra_ca_file` resolved against the config file's directory.
+    pub client_metadata: mcpauth_client_metadata::ClientMetadataConfig,
 }
 
 impl Settings {
@@ -230,6 +235,8 @@ impl Settings {
             &file.registration_redirect_patterns,
         )
         .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        let mut client_metadata = file.client_metadata.unwrap_or_default();
+        client_metadata.extra_ca_file = client_metadata.extra_ca_file.map(&resolve);
         let node_id = entry.as_ref().map_or(1, |e| e.id);
         let members = if file.nodes.is_empty() {
             vec![NodeEntry {
@@ -291,6 +298,7 @@ impl Settings {
                 .collect(),
             upstream_limits: upstream_limits(file.upstream.unwrap_or_default()),
             key_rotation: key_rotation(file.signing_keys.unwrap_or_default(), access_token_ttl),
+            client_metadata,
         };
         settings.validate()?;
         Ok(settings)
@@ -356,6 +364,11 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "two [[node]] entries have the same id".into(),
             ));
+        }
+        if let Some(problems) = self.client_metadata.problems() {
+            return Err(SettingsError::Invalid(format!(
+                "client_metadata: {problems}"
+            )));
         }
         for addr in [&self.listen, &self.raft_listen] {
             addr.parse::<SocketAddr>().map_err(|e| {

@@ -151,6 +151,7 @@ async def run_flow(
     wait_expiry: float = 0.0,
     verbose: bool = False,
     report: dict[str, Any] | None = None,
+    client_metadata_url: str | None = None,
 ) -> dict[str, Any]:
     report = report if report is not None else {}
     callback_url = f"http://127.0.0.1:{callback_port or free_port()}/callback"
@@ -183,6 +184,8 @@ async def run_flow(
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,
+        # a Client ID Metadata Document instead of registration, when the server supports it
+        client_metadata_url=client_metadata_url,
     )
 
     whoamis: list[dict[str, Any]] = []
@@ -358,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect-sub", default=None, help="the sub the access token must carry")
     parser.add_argument("--wait-expiry", type=float, default=0.0, help="also test a refresh after real expiry, waiting at most this long")
     parser.add_argument("--report", default=None, help="write a JSON report here")
+    parser.add_argument(
+        "--client-metadata-url", default=None, help="sign in with this client ID metadata document URL (CIMD) instead of registering"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
@@ -380,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 wait_expiry=args.wait_expiry,
                 verbose=args.verbose,
                 report=report,
+                client_metadata_url=args.client_metadata_url,
             )
         )
         print(

@@ -149,15 +149,8 @@ def test_conformance_runs_every_scenario(conformance: ConformanceRun) -> None:
 @pytest.mark.parametrize(
     "scenario",
     [
-        pytest.param(
-            "authorization-server-metadata-endpoint",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="WARNING authorization-server-metadata-cimd: the metadata has no "
-                "client_id_metadata_document_supported: true; issue 10's Client ID Metadata Documents "
-                "(advertise and accept CIMD client_ids) fixes it",
-            ),
-        ),
+        # passes since issue 10's CIMD advertises client_id_metadata_document_supported
+        "authorization-server-metadata-endpoint",
         "authorization-code-grant",
     ],
 )

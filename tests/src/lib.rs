@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod fault_proxy;
 pub mod federation;
 pub mod gate;
+pub mod https;
 pub mod idp;
 pub mod workload;
 

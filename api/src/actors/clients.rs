@@ -10,7 +10,7 @@ use crate::oauth::Error;
 /// Registers clients (RFC 7591): checks the metadata against the cluster's settings and the
 /// operator's registration policy, chooses the identifiers and proposes the registration.
 pub struct ClientsActor {
-    cluster: Cluster,
+    pub(super) cluster: Cluster,
     policy: RegistrationPolicy,
 }
 

@@ -12,12 +12,14 @@ mod clients;
 mod codes;
 mod config;
 mod key_rotation;
+mod metadata_clients;
 mod sessions;
 
 pub use clients::{ClientsActor, Register};
 pub use codes::{CodesActor, Exchange, IssueCode};
 pub use config::{Bootstrap, BootstrapReport, ConfigActor};
 pub use key_rotation::KeyRotationActor;
+pub use metadata_clients::AdmitMetadataClient;
 pub use sessions::{
     ConsentError, Federate, Login, LoginError, Logout, RecordConsent, SessionsActor,
 };

@@ -23,6 +23,7 @@ pub mod configured_client;
 pub mod error;
 pub mod grant;
 pub mod introspection;
+pub mod metadata_client;
 pub mod presented_token;
 pub mod registration;
 pub mod registration_management;

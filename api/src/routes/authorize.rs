@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use mcpauth_state::Session;
+use mcpauth_state::{ClientOrigin, Session};
 use serde::Deserialize;
 use url::Url;
 
@@ -15,11 +15,12 @@ use crate::error::PageError;
 use crate::oauth::authorize::{
     self, AuthorizeError, AuthorizeParams, Next, Untrusted, ValidRequest,
 };
+use crate::oauth::metadata_client;
 use crate::oauth::Error;
 use crate::pages::{self, ConsentPage};
 
 /// The page for a request whose redirect URI cannot be trusted (or that names no client).
-fn untrusted_page(reason: Untrusted) -> PageError {
+pub(super) fn untrusted_page(reason: Untrusted) -> PageError {
     let (title, detail) = match reason {
         Untrusted::Malformed => ("Invalid sign-in request", "The authorization request is malformed (a parameter is repeated or not text)."),
         Untrusted::NoClientId => ("Invalid sign-in request", "The request names no client (client_id is missing)."),
@@ -87,6 +88,7 @@ async fn validate(
     params: &AuthorizeParams,
     status: StatusCode,
 ) -> Result<ValidRequest, HttpResponse> {
+    super::metadata_document::admit(app, params).await?;
     if let Some(id) = params.client_id.as_deref() {
         if let Err(e) = app
             .cluster
@@ -167,6 +169,11 @@ fn consent_page(
         .client_name
         .as_deref()
         .unwrap_or(&client.client_id);
+    // A metadata document's name is the client's own word: show whose URL vouches for it.
+    let document_host = (client.origin == ClientOrigin::MetadataDocument)
+        .then(|| Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_owned));
     let mut hidden = params.pairs();
     hidden.retain(|(k, _)| *k != "prompt");
     let mut response = pages::html(
@@ -177,6 +184,8 @@ fn consent_page(
             username: &session.username,
             resource: &valid.audience,
             redirect_host: &redirect_host,
+            document_host: document_host.as_deref(),
+            localhost_only: metadata_client::localhost_only(client),
             scopes: valid.scopes.iter().map(String::as_str).collect(),
             hidden,
         },

@@ -32,6 +32,8 @@ pub async fn authorization_server(app: web::Data<AppState>) -> HttpResponse {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
             "prompt_values_supported": ["none", "login", "consent"],
+            // Claude uses CIMD only when this is true and `none` is an auth method above.
+            "client_id_metadata_document_supported": app.client_metadata.enabled(),
     });
     if !c.registration.is_open() {
         if let Some(fields) = metadata.as_object_mut() {

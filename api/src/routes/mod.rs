@@ -7,6 +7,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod metadata;
+pub mod metadata_document;
 pub mod register;
 pub mod revoke;
 pub mod token;

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::web;
+use mcpauth_client_metadata::{ClientMetadataConfig, ClientMetadataResolver};
 use mcpauth_raft::{BasicNode, Forwarder, NetworkFactory, Proposer, Raft};
 use mcpauth_state::{Settings, UnixTime};
 
@@ -60,6 +61,8 @@ pub struct Options {
     /// newest format, moments after start). `false` keeps the cluster at the baseline format,
     /// as during a rolling upgrade, for tests of what is refused until it is raised.
     pub raise_cluster_version: bool,
+    /// The client metadata resolver's settings (default: production's).
+    pub client_metadata: ClientMetadataConfig,
 }
 
 impl Default for Options {
@@ -70,6 +73,7 @@ impl Default for Options {
             start_at: T0,
             configure: |_| {},
             raise_cluster_version: true,
+            client_metadata: ClientMetadataConfig::default(),
         }
     }
 }
@@ -143,6 +147,10 @@ impl TestNode {
             clock: clock.clone(),
             config_actor,
             bootstrapped: Arc::new(AtomicBool::new(true)),
+            client_metadata: Arc::new(
+                ClientMetadataResolver::new(options.client_metadata.clone())
+                    .map_err(setup("client metadata resolver"))?,
+            ),
         };
         Ok(TestNode {
             clock,

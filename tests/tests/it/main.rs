@@ -5,6 +5,7 @@
 //! (`mcpauth_tests::gate`).
 
 mod authorize;
+mod client_metadata;
 mod cluster_bootstrap;
 mod cluster_consistency;
 mod cluster_failover;
