@@ -73,7 +73,7 @@ impl Operator {
             node: first,
             ..ServeArgs::default()
         })?;
-        let secret = crate::secret_files::cluster_secret(&settings.cluster_secret_file)
+        let secret = crate::secret_files::cluster_secret(&settings.cluster_secret_file, true)
             .map_err(|e| CliError::Setup(e.to_string()))?;
         let client = NetworkFactory::new(secret, None)
             .map_err(|e| CliError::Setup(e.to_string()))?

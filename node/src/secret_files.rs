@@ -25,7 +25,8 @@ pub enum SecretFileError {
     },
 }
 
-pub fn seal_key(path: &Path) -> Result<Vec<u8>, SecretFileError> {
+/// `shared`: the cluster has other members, which need the same file.
+pub fn seal_key(path: &Path, shared: bool) -> Result<Vec<u8>, SecretFileError> {
     if let Ok(value) = std::env::var("MCPAUTH_SEAL_KEY") {
         let key = STANDARD
             .decode(value.trim())
@@ -36,7 +37,7 @@ pub fn seal_key(path: &Path) -> Result<Vec<u8>, SecretFileError> {
             Err(SecretFileError::BadEnv)
         };
     }
-    let bytes = read_or_create(path, "seal key")?;
+    let bytes = read_or_create(path, "seal key", shared)?;
     if bytes.len() == 32 {
         return Ok(bytes);
     }
@@ -47,8 +48,8 @@ pub fn seal_key(path: &Path) -> Result<Vec<u8>, SecretFileError> {
         .ok_or_else(|| SecretFileError::BadSealKey(path.display().to_string()))
 }
 
-pub fn cluster_secret(path: &Path) -> Result<String, SecretFileError> {
-    let bytes = read_or_create(path, "cluster secret")?;
+pub fn cluster_secret(path: &Path, shared: bool) -> Result<String, SecretFileError> {
+    let bytes = read_or_create(path, "cluster secret", shared)?;
     let secret = String::from_utf8_lossy(&bytes).trim().to_owned();
     if secret.len() < 16 {
         return Err(SecretFileError::BadClusterSecret(
@@ -59,7 +60,7 @@ pub fn cluster_secret(path: &Path) -> Result<String, SecretFileError> {
 }
 
 /// The file's bytes; a new file holds base64 of 32 random bytes (mode 0600).
-fn read_or_create(path: &Path, what: &str) -> Result<Vec<u8>, SecretFileError> {
+fn read_or_create(path: &Path, what: &str, shared: bool) -> Result<Vec<u8>, SecretFileError> {
     let io = |source| SecretFileError::Io {
         path: path.display().to_string(),
         source,
@@ -89,7 +90,11 @@ fn read_or_create(path: &Path, what: &str) -> Result<Vec<u8>, SecretFileError> {
     let _ = std::fs::remove_file(&temp);
     match linked {
         Ok(()) => {
-            tracing::warn!(path = %path.display(), "created a new {what}; every node of this cluster needs the same file");
+            if shared {
+                tracing::warn!(path = %path.display(), "created a new {what}; every node of this cluster needs the same file");
+            } else {
+                tracing::info!(path = %path.display(), "created a new {what}; keep it with the data (a node added later needs a copy)");
+            }
             Ok(content)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path).map_err(io),

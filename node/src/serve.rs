@@ -49,10 +49,12 @@ fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> ServeError {
 pub fn serve(settings: Settings) -> Result<(), ServeError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(setup("cannot create the data directory"))?;
-    let seal_key = secret_files::seal_key(&settings.seal_key_file).map_err(setup("seal key"))?;
+    let seal_key = secret_files::seal_key(&settings.seal_key_file, settings.members.len() > 1)
+        .map_err(setup("seal key"))?;
     let sealer = Sealer::new(&seal_key).map_err(setup("seal key"))?;
-    let secret = secret_files::cluster_secret(&settings.cluster_secret_file)
-        .map_err(setup("cluster secret"))?;
+    let secret =
+        secret_files::cluster_secret(&settings.cluster_secret_file, settings.members.len() > 1)
+            .map_err(setup("cluster secret"))?;
 
     let raft_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
