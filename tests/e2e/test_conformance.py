@@ -171,11 +171,6 @@ def test_conformance_code_grant_signed_in_once_through_the_person(conformance: C
     assert "scope" not in sent, sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the code grant sends no scope and mcpauth answers scope \"\"; issue 10's default scopes "
-    "(`default_scopes`, default `mcp`, for a request without scope) fix it",
-)
 def test_conformance_code_grant_without_scope_gets_the_default_scopes(conformance: ConformanceRun) -> None:
     checks = conformance.checks().get("authorization-code-grant") or []
     bodies = [c.get("details", {}).get("body") for c in checks if c.get("status") == "SUCCESS"]
