@@ -6,11 +6,13 @@
 //! Single-use decisions (redeeming a code, rotating a refresh token) are made here, inside
 //! apply(): the command carries the attempt, and the [`Outcome`] says whether it won.
 
+mod clients;
 mod command;
 mod federation;
 pub mod format;
 mod model;
 mod outcome;
+mod refresh;
 mod state;
 
 pub use command::Command;

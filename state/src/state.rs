@@ -8,10 +8,11 @@ use crate::command::Command;
 use crate::federation::Federation;
 use crate::format::{self, FormatVersion};
 use crate::model::{
-    AuthCode, Client, ClientOrigin, Consent, Digest, FamilyId, Grant, RefreshFamily, RefreshReuse,
-    Session, Settings, SigningKey, UnixTime, User, RETIRED_KEPT,
+    AuthCode, Client, ClientOrigin, Consent, Digest, FamilyId, Grant, RefreshFamily, Session,
+    Settings, SigningKey, UnixTime, User,
 };
 use crate::outcome::{Claims, Outcome, PurgeCounts, Refusal};
+use crate::refresh::RefreshAttempt;
 
 /// A refresh token digest and what it belongs to. Retired digests stay until the instant the
 /// token would have expired anyway, so a replay of a rotated token is recognised as reuse.
@@ -344,93 +345,6 @@ impl State {
         Outcome::Done
     }
 
-    fn register_client(&mut self, client: &Client) -> Outcome {
-        let client = &self.expressible_client(client);
-        if let Some(existing) = self.clients.get(&client.client_id) {
-            // The same registration again is a retried proposal: it succeeded the first time.
-            return if existing == client {
-                Outcome::Done
-            } else {
-                Outcome::Refused(Refusal::ClientExists)
-            };
-        }
-        self.clients
-            .insert(client.client_id.clone(), client.clone());
-        Outcome::Done
-    }
-
-    /// `client` as the cluster version can hold it: below 4, without what format 3 lacks
-    /// (the conversion drops it on the way to followers, so the leader must too).
-    fn expressible_client(&self, client: &Client) -> Client {
-        let mut client = client.clone();
-        if self.cluster_version < 4 {
-            client.registration_token_digest = None;
-            client.origin = ClientOrigin::Registered;
-        }
-        client
-    }
-
-    fn put_client(&mut self, client: &Client) -> Outcome {
-        match self.clients.get_mut(&client.client_id) {
-            Some(existing) => {
-                existing.metadata = client.metadata.clone();
-                existing.secret_digest = client.secret_digest;
-                existing.origin = client.origin;
-            }
-            None => {
-                self.clients
-                    .insert(client.client_id.clone(), client.clone());
-            }
-        }
-        Outcome::Done
-    }
-
-    fn delete_client(&mut self, client_id: &str) -> Outcome {
-        if self.clients.remove(client_id).is_none() {
-            return Outcome::Refused(Refusal::UnknownClient);
-        }
-        self.codes
-            .retain(|_, code| code.grant.client_id != client_id);
-        self.consents.retain(|(_, client), _| client != client_id);
-        let families: Vec<FamilyId> = self
-            .families
-            .values()
-            .filter(|f| f.grant.client_id == client_id)
-            .map(|f| f.id)
-            .collect();
-        for family in families {
-            self.revoke_family(family);
-        }
-        Outcome::Done
-    }
-
-    fn seed_clients(&mut self, clients: &[Client]) -> Outcome {
-        if self.clients_seeded {
-            return Outcome::Refused(Refusal::AlreadySeeded);
-        }
-        self.clients_seeded = true;
-        for client in clients {
-            self.put_client(client);
-        }
-        Outcome::Done
-    }
-
-    fn revoke_refresh_token(&mut self, digest: &Digest, client_id: &str) -> Outcome {
-        let Some(entry) = self.refresh_tokens.get(digest) else {
-            return Outcome::Done;
-        };
-        let family = entry.family;
-        match self.families.get(&family) {
-            Some(f) if f.grant.client_id != client_id => {
-                Outcome::Refused(Refusal::RefreshClientMismatch)
-            }
-            _ => {
-                self.revoke_family(family);
-                Outcome::Done
-            }
-        }
-    }
-
     fn add_signing_key(&mut self, key: &SigningKey, retire_previous_at: UnixTime) -> Outcome {
         if let Some(existing) = self.signing_keys.iter().find(|k| k.kid == key.kid) {
             // The same key again is a retried proposal.
@@ -588,127 +502,10 @@ impl State {
         self.granted(family, grant)
     }
 
-    fn rotate_refresh(
-        &mut self,
-        presented: &Digest,
-        attempt: RefreshAttempt<'_>,
-        next: Digest,
-        idle_expires_at: UnixTime,
-    ) -> Outcome {
-        let Some(entry) = self.refresh_tokens.get(presented).cloned() else {
-            return Outcome::Refused(Refusal::UnknownRefreshToken);
-        };
-        let Some(family) = self.families.get(&entry.family) else {
-            return Outcome::Refused(Refusal::UnknownRefreshToken);
-        };
-        if family.grant.client_id != attempt.client_id {
-            return Outcome::Refused(Refusal::RefreshClientMismatch);
-        }
-        if entry.retired && family.current == next {
-            // The same rotation again (a retried proposal): answer as the first time.
-            return match narrowed(&family.grant, attempt.scope) {
-                Some(grant) => self.granted(entry.family, grant),
-                None => Outcome::Refused(Refusal::ScopeExceeded),
-            };
-        }
-        if entry.retired && !self.accepts_again(&entry, family, &attempt) {
-            // RFC 9700 §4.14.2: a rotated token presented again means it leaked, or two
-            // requests raced; either way the whole family is revoked.
-            self.revoke_family(entry.family);
-            return Outcome::Refused(Refusal::RefreshReused {
-                revoked_family: entry.family,
-            });
-        }
-        let expires_at = if entry.retired {
-            entry.expires_at
-        } else {
-            family.idle_expires_at
-        };
-        if attempt.now >= expires_at {
-            return Outcome::Refused(Refusal::RefreshExpired);
-        }
-        if !self.provider_allows(&family.grant.subject) {
-            return Outcome::Refused(Refusal::IdentityProviderDisabled);
-        }
-        if let Some(resource) = attempt.resource {
-            if resource != family.grant.resource {
-                return Outcome::Refused(Refusal::ResourceMismatch);
-            }
-        }
-        let Some(grant) = narrowed(&family.grant, attempt.scope) else {
-            return Outcome::Refused(Refusal::ScopeExceeded);
-        };
-        if self.refresh_tokens.contains_key(&next) {
-            return Outcome::Refused(Refusal::DuplicateSecret);
-        }
-        let family_id = entry.family;
-        let superseded = family.current;
-        // Sequence numbers and rotation instants are kept from cluster version 4 only: a
-        // format-3 snapshot cannot hold them, and every node must hold the same state.
-        let tracked = self.cluster_version >= 4;
-        let seq = if tracked { family.rotations + 1 } else { 0 };
-        let rotated_at = tracked.then_some(attempt.now);
-        // The family's current token stops being current: the one presented, or (a rotated
-        // token accepted again) the one its other holder has not used yet.
-        if let Some(old) = self.refresh_tokens.get_mut(&superseded) {
-            old.retired = true;
-            old.rotated_at = rotated_at;
-        }
-        self.refresh_tokens.insert(
-            next,
-            RefreshEntry {
-                family: family_id,
-                retired: false,
-                expires_at: idle_expires_at,
-                seq,
-                rotated_at: None,
-            },
-        );
-        let mut forgotten = Vec::new();
-        if let Some(family) = self.families.get_mut(&family_id) {
-            family.current = next;
-            family.idle_expires_at = idle_expires_at;
-            family.rotations += 1;
-            if tracked {
-                family.last_used = family.last_used.max(Some(entry.seq));
-            }
-            family.retired.push(superseded);
-            while family.retired.len() > RETIRED_KEPT {
-                forgotten.push(family.retired.remove(0));
-            }
-        }
-        for digest in forgotten {
-            self.refresh_tokens.remove(&digest);
-        }
-        self.granted(family_id, grant)
-    }
-
-    /// Whether a rotated-out token presented again is accepted rather than taken for reuse:
-    /// under [`RefreshReuse::Grace`] (cluster version 4 on), while no token issued after it
-    /// has been used, or within the grace period after its rotation.
-    fn accepts_again(
-        &self,
-        entry: &RefreshEntry,
-        family: &RefreshFamily,
-        attempt: &RefreshAttempt<'_>,
-    ) -> bool {
-        let RefreshReuse::Grace { secs } = attempt.reuse else {
-            return false;
-        };
-        let Some(rotated_at) = entry.rotated_at else {
-            return false;
-        };
-        if self.cluster_version < 4 {
-            return false;
-        }
-        let successor_unused = family.last_used.is_none_or(|used| used <= entry.seq);
-        successor_unused || attempt.now < rotated_at.saturating_add(secs)
-    }
-
     /// The answer to a won redemption or rotation: the grant, and (from cluster version 3) the
     /// claims its access token carries, read in the same step so the node answering needs no
     /// second read.
-    fn granted(&self, family: FamilyId, grant: Grant) -> Outcome {
+    pub(crate) fn granted(&self, family: FamilyId, grant: Grant) -> Outcome {
         let claims = (self.cluster_version >= 3).then(|| {
             self.federation
                 .profile(&grant.subject)
@@ -726,21 +523,8 @@ impl State {
     /// judged here, so a refused redemption or rotation changes nothing; before, the node that
     /// answered checked it after the commit, and apply() must keep doing what 0.1 nodes do
     /// while they are members.
-    fn provider_allows(&self, subject: &str) -> bool {
+    pub(crate) fn provider_allows(&self, subject: &str) -> bool {
         self.cluster_version < 3 || self.federation.provider_allows(subject)
-    }
-
-    /// Remove a family and every token digest of it. Returns whether it existed.
-    fn revoke_family(&mut self, family: FamilyId) -> bool {
-        let Some(removed) = self.families.remove(&family) else {
-            return false;
-        };
-        // The family knows every digest of it still indexed: no scan of all tokens.
-        self.refresh_tokens.remove(&removed.current);
-        for digest in &removed.retired {
-            self.refresh_tokens.remove(digest);
-        }
-        true
     }
 
     fn purge(&mut self, now: UnixTime, unclaimed_client_ttl: u64) -> PurgeCounts {
@@ -791,28 +575,6 @@ impl State {
         counts.profiles = profiles;
         counts
     }
-}
-
-/// The grant with its scope narrowed to `scope` (RFC 6749 §6), or None if `scope` asks for more.
-/// The narrowed scope applies to one access token only; the family keeps its grant.
-fn narrowed(grant: &Grant, scope: Option<&str>) -> Option<Grant> {
-    let mut grant = grant.clone();
-    if let Some(scope) = scope {
-        let granted: Vec<&str> = grant.scope.split_whitespace().collect();
-        if scope.split_whitespace().any(|s| !granted.contains(&s)) {
-            return None;
-        }
-        grant.scope = scope.split_whitespace().collect::<Vec<_>>().join(" ");
-    }
-    Some(grant)
-}
-
-struct RefreshAttempt<'a> {
-    client_id: &'a str,
-    resource: Option<&'a str>,
-    scope: Option<&'a str>,
-    now: UnixTime,
-    reuse: RefreshReuse,
 }
 
 struct CodeAttempt<'a> {
