@@ -253,6 +253,37 @@ async fn serve_one<S>(
     }
 }
 
+/// An address added to the loopback interface for one test (`ip addr add ADDR/32 dev lo`),
+/// removed again when dropped, so a [`CountingListener`] can listen on an address such as
+/// 10.0.0.1 or 169.254.169.254 and prove nothing connects to it. Needs root and iproute2 (CI
+/// has both; the test command installs iproute2): `None` elsewhere. While it exists, the
+/// machine itself reaches that address locally (on a cloud VM, 169.254.169.254 is the metadata
+/// service: it is shadowed for the test's few seconds).
+pub struct LoopbackAlias {
+    cidr: String,
+}
+
+impl LoopbackAlias {
+    pub fn add(ip: &str) -> Option<Self> {
+        let cidr = format!("{ip}/32");
+        let added = std::process::Command::new("ip")
+            .args(["addr", "add", &cidr, "dev", "lo"])
+            .output()
+            .ok()?
+            .status
+            .success();
+        added.then_some(Self { cidr })
+    }
+}
+
+impl Drop for LoopbackAlias {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["addr", "del", &self.cidr, "dev", "lo"])
+            .output();
+    }
+}
+
 /// A TCP listener that only counts the connections it accepts (the address a refused URL
 /// names: nothing may ever connect to it).
 pub struct CountingListener {

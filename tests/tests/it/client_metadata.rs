@@ -7,7 +7,9 @@
 //! `invalid_client` (unknown client) for that client_id, where a recorded client would get
 //! `invalid_grant` for a made-up code.
 
-use mcpauth_tests::https::{test_pki, CountingListener, HttpsServer, Reply, TestPki};
+use mcpauth_tests::https::{
+    test_pki, CountingListener, HttpsServer, LoopbackAlias, Reply, TestPki,
+};
 use mcpauth_tests::{free_port, http, location, pkce, query_of, Browser, Form, Node, Target};
 use mcpauth_tests::{ADMIN_PASSWORD, REDIRECT_URI, RESOURCE};
 use serde_json::{json, Value};
@@ -571,15 +573,38 @@ async fn client_id_urls_naming_refused_addresses_never_get_a_connection() {
         // no IPv6 here: the refusal is still decided before any connection
         None => assert_refused(&node, "https://[::1]:8443/client.json", "loopback").await,
     }
-    // These cannot be bound on a shared machine; the refusal is the address check made before
-    // any connection (the crate's tests prove the same for names resolving to them).
-    assert_refused(&node, "https://10.0.0.1/client.json", "private").await;
-    assert_refused(
-        &node,
-        "https://169.254.169.254/latest/meta-data/client.json",
-        "metadata",
-    )
-    .await;
+    // A private address and the cloud metadata service: put on the loopback interface for the
+    // test (root only), so a connection to them would reach a counting listener.
+    for (ip, path, reason) in [
+        ("10.0.0.1", "client.json", "private"),
+        (
+            "169.254.169.254",
+            "latest/meta-data/client.json",
+            "metadata",
+        ),
+    ] {
+        let Some(_alias) = LoopbackAlias::add(ip) else {
+            eprintln!("cannot add {ip} to lo (not root, or no iproute2): refusal checked without a listener");
+            assert_refused(&node, &format!("https://{ip}/{path}"), reason).await;
+            continue;
+        };
+        let listener = CountingListener::bind(ip, 0).await.expect("bind the alias");
+        let url = format!("https://{ip}:{}/{path}", listener.port);
+        assert_refused(&node, &url, reason).await;
+        assert_eq!(
+            listener.accepted_after_a_moment().await,
+            0,
+            "a connection reached {ip}"
+        );
+        // The listener would have seen one: a node that exempts the host connects (and then
+        // fails, since the listener speaks no TLS).
+        let (exempt, _exempt_config) = node_with(&pki, &[ip]).await;
+        assert_refused(&exempt, &url, "").await;
+        assert!(
+            listener.accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+            "the exempt node's fetch of {ip} was not counted: the listener proves nothing"
+        );
+    }
 }
 
 #[tokio::test]
