@@ -3,15 +3,15 @@
 //! old key leaves JWKS only at its retirement (the end-to-end version on three real nodes is
 //! tests/tests/it/key_rotation.rs).
 
-use std::time::Duration;
+mod common;
 
-use actix_web::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use common::{node_at_version_4, ok_json};
 use mcpauth_api::clock::SharedClock;
 use mcpauth_api::key_rotation::policy::CLOCK_SKEW_ALLOWANCE_SECS;
 use mcpauth_api::key_rotation::{KeyRotator, RotateError, RotationPolicy, Trigger};
-use mcpauth_api::testing::{TestClient, TestNode, REDIRECT_URI, T0};
+use mcpauth_api::testing::{TestClient, T0};
 use serde_json::Value;
 
 const POLICY: RotationPolicy = RotationPolicy {
@@ -38,18 +38,7 @@ async fn jwks_kids(client: &TestClient) -> Vec<String> {
 
 /// Refresh and answer (the new refresh token, the access token's kid).
 async fn refresh(client: &TestClient, client_id: &str, refresh_token: &str) -> (String, String) {
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-                ("client_id", client_id),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let body = answer.json();
+    let body = ok_json(&common::refresh(client, client_id, refresh_token).await);
     (
         body["refresh_token"].as_str().expect("refresh").to_owned(),
         kid_of(body["access_token"].as_str().expect("access")),
@@ -58,7 +47,8 @@ async fn refresh(client: &TestClient, client_id: &str, refresh_token: &str) -> (
 
 #[actix_web::test]
 async fn a_key_is_published_before_it_signs_and_dropped_after_its_tokens_expire() {
-    let node = TestNode::start().await;
+    // A one-voter cluster raises its version to 4 within moments of starting.
+    let node = node_at_version_4().await;
     let clock: SharedClock = node.clock.clone();
     let rotator = KeyRotator::new(
         node.cluster.clone(),
@@ -67,30 +57,10 @@ async fn a_key_is_published_before_it_signs_and_dropped_after_its_tokens_expire(
         POLICY,
         24 * 3600,
     );
-    // A one-voter cluster raises its version to 4 within moments of starting.
-    for _ in 0..100 {
-        if node.cluster.read(|s| s.cluster_version()) >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let client = node.client().await;
     let client_id = client.register_public().await;
-    let (code, verifier) = client.code_for(&client_id, "mcp offline_access").await;
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", &client_id),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let mut refresh_token = answer.json()["refresh_token"]
+    let tokens = common::tokens_for(&client, &client_id, "mcp offline_access").await;
+    let mut refresh_token = tokens["refresh_token"]
         .as_str()
         .expect("refresh")
         .to_owned();

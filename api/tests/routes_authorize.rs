@@ -1,16 +1,12 @@
 //! /authorize, /consent and /register in process, with the clock pinned: what needs time to
 //! pass (a session's end) is tested by moving the clock.
 
+mod common;
+
 use actix_web::http::StatusCode;
+use common::{authorize_params, authorize_path};
 use mcpauth_api::testing::{pkce, query_of, TestNode, ISSUER, REDIRECT_URI, RESOURCE, T0};
 use serde_json::json;
-
-fn authorize_path(pairs: &[(&str, &str)]) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    format!("/authorize?{query}")
-}
 
 #[actix_web::test]
 async fn a_session_ends_when_the_clock_passes_its_lifetime() {
@@ -20,17 +16,8 @@ async fn a_session_ends_when_the_clock_passes_its_lifetime() {
     // Sign in and consent once.
     client.code_for(&client_id, "mcp").await;
     let (_, challenge) = pkce();
-    let silent = [
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("resource", RESOURCE),
-        ("scope", "mcp"),
-        ("state", "s1"),
-        ("prompt", "none"),
-    ];
+    let mut silent = authorize_params(&client_id, &challenge, Some(RESOURCE));
+    silent.extend([("scope", "mcp"), ("state", "s1"), ("prompt", "none")]);
 
     // Signed in and consented: prompt=none gets a code at once.
     node.clock.advance(12 * 3600 - 1);
@@ -67,15 +54,8 @@ async fn a_denied_consent_goes_back_with_access_denied() {
     let client = node.client().await;
     let client_id = client.register_public().await;
     let (_, challenge) = pkce();
-    let params = [
-        ("response_type", "code"),
-        ("client_id", client_id.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("resource", RESOURCE),
-        ("state", "s2"),
-    ];
+    let mut params = authorize_params(&client_id, &challenge, Some(RESOURCE));
+    params.push(("state", "s2"));
     let answer = client.get(&authorize_path(&params)).await;
     let return_to = query_of(answer.location())
         .remove("return_to")

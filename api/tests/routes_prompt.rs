@@ -3,10 +3,11 @@
 //! `consent_required` at the client's redirect URI, with `state` and `iss`), `login` asks for a
 //! new login, and `none` with anything else is `invalid_request`.
 
+mod common;
+
 use actix_web::http::StatusCode;
-use mcpauth_api::testing::{
-    pkce, query_of, Answer, TestClient, TestNode, ISSUER, REDIRECT_URI, RESOURCE,
-};
+use common::{authorize_params, authorize_path, error_sent_back};
+use mcpauth_api::testing::{pkce, query_of, Answer, TestClient, TestNode, RESOURCE};
 
 async fn authorize(
     client: &TestClient,
@@ -15,44 +16,18 @@ async fn authorize(
     prompt: Option<&str>,
 ) -> Answer {
     let (_, challenge) = pkce();
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs([
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("resource", RESOURCE),
-        ("scope", scope),
-        ("state", "p1"),
-    ]);
+    let mut params = authorize_params(client_id, &challenge, Some(RESOURCE));
+    params.extend([("scope", scope), ("state", "p1")]);
     if let Some(prompt) = prompt {
-        query.append_pair("prompt", prompt);
+        params.push(("prompt", prompt));
     }
-    client.get(&format!("/authorize?{}", query.finish())).await
+    client.get(&authorize_path(&params)).await
 }
 
 /// The error sent back to the client, after checking it went to the redirect URI with `state`
 /// and `iss` and without a code.
 fn client_error(answer: &Answer) -> String {
-    assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text());
-    assert!(
-        answer.location().starts_with(REDIRECT_URI),
-        "to the client, not a page: {}",
-        answer.location()
-    );
-    let back = query_of(answer.location());
-    assert_eq!(
-        back.get("state").map(String::as_str),
-        Some("p1"),
-        "{back:?}"
-    );
-    assert_eq!(
-        back.get("iss").map(String::as_str),
-        Some(ISSUER),
-        "{back:?}"
-    );
-    assert!(!back.contains_key("code"), "{back:?}");
+    let back = error_sent_back(answer, "p1");
     assert!(back.get("error_description").is_some_and(|d| !d.is_empty()));
     back.get("error").cloned().unwrap_or_default()
 }

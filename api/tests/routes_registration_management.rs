@@ -1,20 +1,14 @@
 //! RFC 7592 in process: the registration access token of /register's 201, and GET, PUT and
 //! DELETE on /register/{client_id}, over a one-node Raft on sled (mcpauth_api::testing).
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use common::{basic, bearer, node_at_version_4, redeem};
 use mcpauth_api::oauth::registration_policy::{RegistrationMode, RegistrationPolicy};
 use mcpauth_api::testing::{Answer, Options, TestClient, TestNode, ISSUER, REDIRECT_URI};
 use serde_json::{json, Value};
-
-/// A node whose cluster version issues registration tokens (reached in moments).
-async fn node() -> TestNode {
-    let node = TestNode::start().await;
-    node.wait_cluster_version(4).await;
-    node
-}
 
 /// A registration: its 201 body, client_id and registration access token.
 struct Registration {
@@ -42,10 +36,6 @@ fn public_metadata() -> Value {
         "grant_types": ["authorization_code", "refresh_token"],
         "client_name": "Before",
     })
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 async fn get(client: &TestClient, id: &str, authorization: Option<&str>) -> Answer {
@@ -95,7 +85,7 @@ fn assert_invalid_token(answer: &Answer, token_sent: bool, what: &str) {
 
 #[actix_web::test]
 async fn the_201_carries_a_token_that_reads_the_registration() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let registration = register(&client, public_metadata()).await;
     assert_eq!(
@@ -126,7 +116,7 @@ async fn the_201_carries_a_token_that_reads_the_registration() {
 
 #[actix_web::test]
 async fn a_confidential_registration_is_read_without_its_secret() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let registration = register(
         &client,
@@ -155,11 +145,11 @@ async fn a_confidential_registration_is_read_without_its_secret() {
 
 #[actix_web::test]
 async fn wrong_missing_and_foreign_tokens_are_invalid_token() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let mine = register(&client, public_metadata()).await;
     let theirs = register(&client, public_metadata()).await;
-    let basic = format!("Basic {}", STANDARD.encode(format!("{}:x", mine.id)));
+    let basic = basic(&mine.id, "x");
     let cases: Vec<(String, Option<String>, bool)> = vec![
         (mine.id.clone(), None, false),
         (mine.id.clone(), Some("Bearer".into()), false),
@@ -194,7 +184,7 @@ async fn wrong_missing_and_foreign_tokens_are_invalid_token() {
 
 #[actix_web::test]
 async fn an_update_replaces_the_metadata_after_validating_it() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let registration = register(&client, public_metadata()).await;
     let mut update = registration.body.clone();
@@ -240,7 +230,7 @@ async fn an_update_replaces_the_metadata_after_validating_it() {
 
 #[actix_web::test]
 async fn update_refusals_change_nothing() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let public = register(&client, public_metadata()).await;
     let confidential = register(
@@ -353,7 +343,7 @@ async fn update_refusals_change_nothing() {
 
 #[actix_web::test]
 async fn a_deleted_registration_takes_its_grants_and_token_with_it() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = client
         .register(json!({
@@ -361,29 +351,14 @@ async fn a_deleted_registration_takes_its_grants_and_token_with_it() {
             "token_endpoint_auth_method": "client_secret_basic",
         }))
         .await;
-    let rs_basic = format!(
-        "Basic {}",
-        STANDARD.encode(format!(
-            "{}:{}",
-            rs["client_id"].as_str().unwrap(),
-            rs["client_secret"].as_str().unwrap()
-        ))
+    let rs_basic = basic(
+        rs["client_id"].as_str().unwrap(),
+        rs["client_secret"].as_str().unwrap(),
     );
     let registration = register(&client, public_metadata()).await;
     let id = registration.id.as_str();
     let (code, verifier) = client.code_for(id, "mcp").await;
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", id),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
+    let answer = redeem(&client, id, &code, &verifier).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let tokens = answer.json();
     let (pending_code, pending_verifier) = client.code_for(id, "mcp").await;
@@ -402,30 +377,10 @@ async fn a_deleted_registration_takes_its_grants_and_token_with_it() {
         true,
         "deleted twice",
     );
-    let refresh = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-                ("client_id", id),
-            ],
-        )
-        .await;
+    let refresh = common::refresh(&client, id, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(refresh.oauth_error(), (401, "invalid_client".into()));
-    let redeem = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &pending_code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", id),
-                ("code_verifier", &pending_verifier),
-            ],
-        )
-        .await;
-    assert_eq!(redeem.oauth_error(), (401, "invalid_client".into()));
+    let redeemed = redeem(&client, id, &pending_code, &pending_verifier).await;
+    assert_eq!(redeemed.oauth_error(), (401, "invalid_client".into()));
     let family_gone = node.cluster.read(|s| {
         s.refresh_token_family(&mcpauth_api::secrets::digest(
             tokens["refresh_token"].as_str().unwrap(),

@@ -2,36 +2,27 @@
 //! slash still names the configured resource, and the token's `aud` is the configured string;
 //! anything else unknown is `invalid_target`; trial mode takes a request that names none.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use mcpauth_api::testing::{
-    pkce, query_of, Options, TestClient, TestNode, ISSUER, REDIRECT_URI, RESOURCE,
-};
+mod common;
+
+use common::{authorize_params, authorize_path, claims, code_grant_form, code_in, error_sent_back};
+use mcpauth_api::testing::{pkce, Options, TestClient, TestNode, ISSUER, RESOURCE};
 use serde_json::Value;
 
 fn aud(tokens: &Value) -> Value {
     let jwt = tokens["access_token"].as_str().expect("an access token");
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON");
-    claims["aud"].clone()
+    claims(jwt)["aud"].clone()
 }
 
-fn authorize_query(client_id: &str, challenge: &str, resource: Option<&str>) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs([
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-        ("scope", "mcp"),
-        ("state", "st"),
-    ]);
-    if let Some(resource) = resource {
-        query.append_pair("resource", resource);
-    }
-    format!("/authorize?{}", query.finish())
+/// An authorization request for scope `mcp` with state `st`, naming `resource` (None: no
+/// member).
+fn authorize_pairs<'a>(
+    client_id: &'a str,
+    challenge: &'a str,
+    resource: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = authorize_params(client_id, challenge, resource);
+    pairs.extend([("scope", "mcp"), ("state", "st")]);
+    pairs
 }
 
 /// A code for `resource` (None: no member), redeemed with `token_resource`; the answer.
@@ -42,23 +33,11 @@ async fn flow(
     token_resource: Option<&str>,
 ) -> mcpauth_api::testing::Answer {
     let (verifier, challenge) = pkce();
-    let path = authorize_query(client_id, &challenge, resource);
-    let params: Vec<(String, String)> = query_of(&path).into_iter().collect();
-    let pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let location = client.authorize(&pairs).await;
-    let code = query_of(&location)
-        .remove("code")
-        .unwrap_or_else(|| panic!("no code in {location}"));
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("client_id", client_id),
-        ("code_verifier", verifier.as_str()),
-    ];
+    let location = client
+        .authorize(&authorize_pairs(client_id, &challenge, resource))
+        .await;
+    let code = code_in(&location);
+    let mut form = code_grant_form(client_id, &code, &verifier);
     if let Some(r) = token_resource {
         form.push(("resource", r));
     }
@@ -122,41 +101,32 @@ async fn anything_else_unknown_is_invalid_target_and_issues_nothing() {
         "http://127.0.0.1:9/mcp#fragment",
     ] {
         let answer = client
-            .get(&authorize_query(&id, &challenge, Some(unknown)))
+            .get(&authorize_path(&authorize_pairs(
+                &id,
+                &challenge,
+                Some(unknown),
+            )))
             .await;
         assert_eq!(answer.status.as_u16(), 302, "{unknown}");
-        let back = query_of(answer.location());
-        assert!(answer.location().starts_with(REDIRECT_URI));
+        let back = error_sent_back(&answer, "st");
         assert_eq!(
             back.get("error").map(String::as_str),
             Some("invalid_target"),
             "{unknown}"
         );
-        assert_eq!(back.get("state").map(String::as_str), Some("st"));
-        assert_eq!(back.get("iss").map(String::as_str), Some(ISSUER));
-        assert!(!back.contains_key("code"));
     }
     assert_eq!(node.cluster.read(|s| s.counts()), before, "nothing changed");
     // At the token endpoint too: the code stays unspent and redeems after.
     let (verifier, challenge) = pkce();
-    let path = authorize_query(&id, &challenge, Some(RESOURCE));
-    let params: Vec<(String, String)> = query_of(&path).into_iter().collect();
-    let pairs: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let code = query_of(&client.authorize(&pairs).await)
-        .remove("code")
-        .unwrap();
+    let code = code_in(
+        &client
+            .authorize(&authorize_pairs(&id, &challenge, Some(RESOURCE)))
+            .await,
+    );
     let form = |resource: &'static str| {
-        [
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("client_id", id.as_str()),
-            ("code_verifier", verifier.as_str()),
-            ("resource", resource),
-        ]
+        let mut form = code_grant_form(&id, &code, &verifier);
+        form.push(("resource", resource));
+        form
     };
     assert_eq!(
         client

@@ -1,10 +1,13 @@
 //! /revoke (RFC 7009) and /introspect (RFC 7662) in process: the real routes over a one-node
 //! Raft on sled (mcpauth_api::testing), clock pinned, so expiry is a move of the clock.
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use common::{basic, claims, node_at_version_4, register_confidential, Confidential};
 use mcpauth_api::testing::{Options, TestClient, TestNode, REDIRECT_URI, RESOURCE, T0};
 use serde_json::{json, Value};
 
@@ -14,60 +17,9 @@ struct Tokens {
     refresh: String,
 }
 
-/// A confidential client: (client_id, client_secret).
-struct Confidential {
-    id: String,
-    secret: String,
-}
-
-impl Confidential {
-    fn basic(&self) -> String {
-        basic(&self.id, &self.secret)
-    }
-}
-
-fn basic(id: &str, secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
-}
-
-/// A node whose cluster version allows revocation (a fresh cluster reaches it in moments).
-async fn node() -> TestNode {
-    let node = TestNode::start().await;
-    node.wait_cluster_version(4).await;
-    node
-}
-
-async fn register_confidential(client: &TestClient) -> Confidential {
-    let registered = client
-        .register(json!({
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "grant_types": ["authorization_code", "refresh_token"],
-        }))
-        .await;
-    Confidential {
-        id: registered["client_id"].as_str().unwrap().to_owned(),
-        secret: registered["client_secret"].as_str().unwrap().to_owned(),
-    }
-}
-
 /// Sign in and redeem a code for the public client `client_id`.
 async fn tokens_for(client: &TestClient, client_id: &str) -> Tokens {
-    let (code, verifier) = client.code_for(client_id, "mcp offline_access").await;
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", client_id),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
-    let body = answer.json();
+    let body = common::tokens_for(client, client_id, "mcp offline_access").await;
     Tokens {
         access: body["access_token"].as_str().unwrap().to_owned(),
         refresh: body["refresh_token"].as_str().unwrap().to_owned(),
@@ -76,16 +28,7 @@ async fn tokens_for(client: &TestClient, client_id: &str) -> Tokens {
 
 /// A refresh of the public client's token: the status and body.
 async fn refresh(client: &TestClient, client_id: &str, token: &str) -> (u16, Value) {
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", token),
-                ("client_id", client_id),
-            ],
-        )
-        .await;
+    let answer = common::refresh(client, client_id, token).await;
     (answer.status.as_u16(), answer.json())
 }
 
@@ -111,14 +54,9 @@ async fn introspect(client: &TestClient, rs: &Confidential, token: &str) -> Valu
 /// A refused request: (form, Authorization, status, error, Basic challenge expected).
 type Case<'a> = (Vec<(&'a str, &'a str)>, Option<String>, u16, &'a str, bool);
 
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
 #[actix_web::test]
 async fn a_revoked_refresh_token_takes_its_family_with_it() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;
@@ -163,7 +101,7 @@ async fn a_revoked_refresh_token_takes_its_family_with_it() {
 
 #[actix_web::test]
 async fn a_revoked_access_token_is_inactive_until_and_after_it_expires() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;
@@ -204,7 +142,7 @@ async fn a_revoked_access_token_is_inactive_until_and_after_it_expires() {
 
 #[actix_web::test]
 async fn an_expired_access_token_is_inactive_and_revoking_it_writes_nothing() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;
@@ -228,7 +166,7 @@ async fn an_expired_access_token_is_inactive_and_revoking_it_writes_nothing() {
 
 #[actix_web::test]
 async fn another_clients_tokens_cannot_be_revoked() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let owner = client.register_public().await;
@@ -255,7 +193,7 @@ async fn another_clients_tokens_cannot_be_revoked() {
 
 #[actix_web::test]
 async fn revocation_refusals() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;
@@ -358,7 +296,7 @@ async fn revocation_refusals() {
 
 #[actix_web::test]
 async fn a_confidential_client_revokes_with_its_secret_and_the_endpoint_has_cors() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let (code, verifier) = client.code_for(&rs.id, "mcp").await;
@@ -406,7 +344,7 @@ async fn a_confidential_client_revokes_with_its_secret_and_the_endpoint_has_cors
 
 #[actix_web::test]
 async fn introspection_of_refresh_tokens_follows_rotation() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;
@@ -443,7 +381,7 @@ async fn introspection_of_refresh_tokens_follows_rotation() {
 
 #[actix_web::test]
 async fn introspection_refusals_and_inactive_answers() {
-    let node = node().await;
+    let node = node_at_version_4().await;
     let client = node.client().await;
     let rs = register_confidential(&client).await;
     let id = client.register_public().await;

@@ -2,66 +2,26 @@
 //! registration's `scope` is no cage, token responses always say the scope, and the code grant
 //! hands out a refresh token without `offline_access` to clients that registered the grant.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use mcpauth_api::testing::{
-    pkce, query_of, Options, TestClient, TestNode, ISSUER, REDIRECT_URI, RESOURCE,
-};
-use serde_json::{json, Value};
+mod common;
 
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
+use common::{authorize_params, authorize_path, claims, code_in, error_sent_back, ok_json, redeem};
+use mcpauth_api::testing::{pkce, Options, TestClient, TestNode, REDIRECT_URI, RESOURCE};
+use serde_json::{json, Value};
 
 /// Sign in, consent and redeem a code for `client_id` with `scope` (None: no `scope` member);
 /// the token response.
 async fn tokens(client: &TestClient, client_id: &str, scope: Option<&str>) -> Value {
     let (verifier, challenge) = pkce();
-    let mut params = vec![
-        ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-        ("resource", RESOURCE),
-    ];
+    let mut params = authorize_params(client_id, &challenge, Some(RESOURCE));
     if let Some(scope) = scope {
         params.push(("scope", scope));
     }
-    let location = client.authorize(&params).await;
-    let code = query_of(&location)
-        .remove("code")
-        .unwrap_or_else(|| panic!("no code in {location}"));
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-                ("client_id", client_id),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
-    answer.json()
+    let code = code_in(&client.authorize(&params).await);
+    ok_json(&redeem(client, client_id, &code, &verifier).await)
 }
 
 async fn refresh(client: &TestClient, client_id: &str, refresh_token: &str) -> Value {
-    let answer = client
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-                ("client_id", client_id),
-            ],
-        )
-        .await;
-    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
-    answer.json()
+    ok_json(&common::refresh(client, client_id, refresh_token).await)
 }
 
 #[actix_web::test]
@@ -151,34 +111,15 @@ async fn an_unknown_scope_goes_back_as_invalid_scope_and_issues_nothing() {
     tokens(&client, &client_id, None).await;
     let before = node.cluster.read(|s| s.counts());
     let (_, challenge) = pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("response_type", "code"),
-            ("client_id", client_id.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_challenge", challenge.as_str()),
-            ("code_challenge_method", "S256"),
-            ("resource", RESOURCE),
-            ("scope", "mcp files:delete"),
-            ("state", "s9"),
-        ])
-        .finish();
-    let answer = client.get(&format!("/authorize?{query}")).await;
-    assert_eq!(answer.status.as_u16(), 302);
-    assert!(
-        answer.location().starts_with(REDIRECT_URI),
-        "{}",
-        answer.location()
-    );
-    let back = query_of(answer.location());
+    let mut params = authorize_params(&client_id, &challenge, Some(RESOURCE));
+    params.extend([("scope", "mcp files:delete"), ("state", "s9")]);
+    let answer = client.get(&authorize_path(&params)).await;
+    let back = error_sent_back(&answer, "s9");
     assert_eq!(back.get("error").map(String::as_str), Some("invalid_scope"));
     assert!(
         back["error_description"].contains("files:delete"),
         "{back:?}"
     );
-    assert_eq!(back.get("state").map(String::as_str), Some("s9"));
-    assert_eq!(back.get("iss").map(String::as_str), Some(ISSUER));
-    assert!(!back.contains_key("code"));
     assert_eq!(node.cluster.read(|s| s.counts()), before, "nothing changed");
 }
 

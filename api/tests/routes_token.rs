@@ -1,39 +1,16 @@
 //! /token in process: the real routes, actors and a one-node Raft on sled (mcpauth_api::testing),
 //! with the clock pinned, so expiry is tested by moving time instead of waiting for it.
 
+mod common;
+
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
-use mcpauth_api::testing::{pkce, Answer, TestClient, TestNode, REDIRECT_URI, RESOURCE, T0};
-use serde_json::{json, Value};
-
-/// The claims of a JWT, unverified (the signature is checked end to end in tests/).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
-fn redeem_form<'a>(
-    client_id: &'a str,
-    code: &'a str,
-    verifier: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT_URI),
-        ("client_id", client_id),
-        ("code_verifier", verifier),
-    ]
-}
+use common::{basic, claims, code_grant_form, refresh_grant_form, register_confidential, token};
+use mcpauth_api::testing::{pkce, TestNode, REDIRECT_URI, RESOURCE, T0};
+use serde_json::json;
 
 /// A token request's form, owned.
 type Form = Vec<(&'static str, String)>;
-
-async fn token(client: &TestClient, pairs: &[(&str, &str)]) -> Answer {
-    client.post_form("/token", pairs).await
-}
 
 #[actix_web::test]
 async fn a_code_then_refreshes_with_the_time_the_clock_says() {
@@ -43,7 +20,7 @@ async fn a_code_then_refreshes_with_the_time_the_clock_says() {
     let (code, verifier) = client.code_for(&client_id, "mcp offline_access").await;
 
     node.clock.advance(5);
-    let answer = token(&client, &redeem_form(&client_id, &code, &verifier)).await;
+    let answer = token(&client, &code_grant_form(&client_id, &code, &verifier)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let first = answer.json();
@@ -60,11 +37,7 @@ async fn a_code_then_refreshes_with_the_time_the_clock_says() {
 
     node.clock.advance(100);
     let r1 = first["refresh_token"].as_str().unwrap();
-    let refresh = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", r1),
-        ("client_id", &client_id),
-    ];
+    let refresh = refresh_grant_form(&client_id, r1);
     let answer = token(&client, &refresh).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     let second = answer.json();
@@ -75,7 +48,7 @@ async fn a_code_then_refreshes_with_the_time_the_clock_says() {
     assert_eq!(access["aud"], RESOURCE, "the resource binding is kept");
 
     // The code is spent, and the rotated token is reuse: the family goes, r2 with it.
-    let (_, error) = token(&client, &redeem_form(&client_id, &code, &verifier))
+    let (_, error) = token(&client, &code_grant_form(&client_id, &code, &verifier))
         .await
         .oauth_error();
     assert_eq!(error, "invalid_grant");
@@ -83,11 +56,7 @@ async fn a_code_then_refreshes_with_the_time_the_clock_says() {
         token(&client, &refresh).await.oauth_error(),
         (400, "invalid_grant".into())
     );
-    let after_reuse = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", r2),
-        ("client_id", &client_id),
-    ];
+    let after_reuse = refresh_grant_form(&client_id, r2);
     assert_eq!(
         token(&client, &after_reuse).await.oauth_error(),
         (400, "invalid_grant".into())
@@ -103,11 +72,15 @@ async fn a_code_expires_when_the_clock_passes_its_sixty_seconds() {
     let (timely, timely_verifier) = client.code_for(&client_id, "mcp").await;
 
     node.clock.advance(59);
-    let answer = token(&client, &redeem_form(&client_id, &timely, &timely_verifier)).await;
+    let answer = token(
+        &client,
+        &code_grant_form(&client_id, &timely, &timely_verifier),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     node.clock.advance(1);
     assert_eq!(
-        token(&client, &redeem_form(&client_id, &late, &late_verifier))
+        token(&client, &code_grant_form(&client_id, &late, &late_verifier))
             .await
             .oauth_error(),
         (400, "invalid_grant".into()),
@@ -123,12 +96,15 @@ async fn a_wrong_verifier_is_refused_and_consumes_nothing() {
     let (code, verifier) = client.code_for(&client_id, "mcp").await;
     let (other_verifier, _) = pkce();
     assert_eq!(
-        token(&client, &redeem_form(&client_id, &code, &other_verifier))
-            .await
-            .oauth_error(),
+        token(
+            &client,
+            &code_grant_form(&client_id, &code, &other_verifier)
+        )
+        .await
+        .oauth_error(),
         (400, "invalid_grant".into())
     );
-    let answer = token(&client, &redeem_form(&client_id, &code, &verifier)).await;
+    let answer = token(&client, &code_grant_form(&client_id, &code, &verifier)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
 }
 
@@ -136,19 +112,9 @@ async fn a_wrong_verifier_is_refused_and_consumes_nothing() {
 async fn wrong_client_authentication_is_refused() {
     let node = TestNode::start().await;
     let client = node.client().await;
-    let confidential = client
-        .register(json!({
-            "redirect_uris": [REDIRECT_URI],
-            "token_endpoint_auth_method": "client_secret_basic",
-            "grant_types": ["authorization_code", "refresh_token"],
-        }))
-        .await;
-    let id = confidential["client_id"].as_str().unwrap().to_owned();
-    let secret = confidential["client_secret"].as_str().unwrap().to_owned();
+    let common::Confidential { id, secret } = register_confidential(&client).await;
     let public_id = client.register_public().await;
     let (code, verifier) = client.code_for(&id, "mcp").await;
-    let basic =
-        |id: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
     let grant = |extra: &[(&'static str, String)]| {
         let mut form: Form = vec![
             ("grant_type", "authorization_code".into()),
@@ -319,7 +285,7 @@ async fn unsupported_grants_and_missing_parameters_are_invalid_requests() {
             "{form:?}"
         );
     }
-    let answer = token(&client, &redeem_form(id, &code, &verifier)).await;
+    let answer = token(&client, &code_grant_form(id, &code, &verifier)).await;
     assert_eq!(
         answer.status,
         StatusCode::OK,
@@ -340,14 +306,10 @@ async fn a_client_without_the_refresh_grant_gets_no_refresh_token() {
         .await;
     let id = registered["client_id"].as_str().unwrap();
     let (code, verifier) = client.code_for(id, "mcp").await;
-    let answer = token(&client, &redeem_form(id, &code, &verifier)).await;
+    let answer = token(&client, &code_grant_form(id, &code, &verifier)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     assert!(answer.json().get("refresh_token").is_none());
-    let refresh = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "x"),
-        ("client_id", id),
-    ];
+    let refresh = refresh_grant_form(id, "x");
     assert_eq!(
         token(&client, &refresh).await.oauth_error(),
         (400, "unauthorized_client".into())
