@@ -8,7 +8,13 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn a_token_issued_before_sigkill_refreshes_after_restart() {
-    let mut node = Node::start().await;
+    // Strict: a rotated token presented again is refused at once (under the default grace
+    // policy it would be accepted within a minute), which shows the rotation survived.
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("mcpauth.toml");
+    std::fs::write(&path, "refresh_reuse = \"strict\"\n").unwrap();
+    let mut node =
+        Node::start_with(&["--resource", RESOURCE, "--config", path.to_str().unwrap()]).await;
     let (client_id, first) = login_and_redeem(&node).await;
     let refresh_token = first["refresh_token"].as_str().unwrap().to_owned();
     let jwks_before: Value = mcpauth_tests::get_json(&node.url("/jwks.json")).await;
