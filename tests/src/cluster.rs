@@ -68,6 +68,11 @@ pub struct Options {
     pub binary: Option<PathBuf>,
     /// `access_token_ttl` in cluster.toml (default 3600).
     pub access_token_ttl: u64,
+    /// `refresh_reuse` in cluster.toml. Default `strict`: a cluster test's refresh outcomes
+    /// must not depend on when the leader raises the cluster version to 4 (below it apply() is
+    /// strict whatever the setting, from it `grace` accepts a second presentation). `None`
+    /// leaves the setting out (the shipped default, grace).
+    pub refresh_reuse: Option<&'static str>,
 }
 
 impl Options {
@@ -81,12 +86,17 @@ impl Options {
             all_at_once: false,
             binary: None,
             access_token_ttl: 3600,
+            refresh_reuse: Some("strict"),
         }
     }
 
     /// Start every node with `binary` (for example the previous release's).
+    /// Every node starts with `binary`. The config file then leaves `refresh_reuse` out: the
+    /// previous release, which the upgrade tests start this way, refuses keys it does not know
+    /// (and applies strict rotation anyway).
     pub fn binary(mut self, binary: PathBuf) -> Options {
         self.binary = Some(binary);
+        self.refresh_reuse = None;
         self
     }
 
@@ -250,8 +260,15 @@ impl TestCluster {
              access_token_ttl = {}\n\
              refresh_token_ttl = 2592000\n\
              allowed_redirect_schemes = []\n\
+             {}\n\
              {}\n",
-            self.issuer, self.options.access_token_ttl, self.options.extra_toml
+            self.issuer,
+            self.options.access_token_ttl,
+            self.options
+                .refresh_reuse
+                .map(|r| format!("refresh_reuse = \"{r}\""))
+                .unwrap_or_default(),
+            self.options.extra_toml
         );
         for m in self.members.values() {
             toml.push_str(&Self::node_table(m));

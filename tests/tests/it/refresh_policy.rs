@@ -11,9 +11,11 @@ use mcpauth_tests::cluster::{serial, Endpoint, Options, TestCluster};
 use mcpauth_tests::{login_and_redeem, refresh};
 use serde_json::Value;
 
-/// Start three nodes with `extra_toml`, and wait until they apply format 4's rules.
+/// Start three nodes with `extra_toml` (the refresh settings; none: the shipped default), and
+/// wait until they apply format 4's rules.
 async fn cluster_with(extra_toml: &str) -> TestCluster {
     let mut options = Options::nodes(3);
+    options.refresh_reuse = None;
     options.extra_toml = extra_toml.to_owned();
     let cluster = TestCluster::start_with(options).await;
     cluster

@@ -221,7 +221,13 @@ async fn code_redemption_refusals_change_nothing() {
 
 #[tokio::test]
 async fn refresh_rotates_and_a_rotated_token_revokes_the_family() {
-    let node = Node::start().await;
+    // Strict, so the outcome does not depend on whether the node already runs format 4 (the
+    // default grace policy is tested in refresh_policy.rs).
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("mcpauth.toml");
+    std::fs::write(&path, "refresh_reuse = \"strict\"\n").unwrap();
+    let node =
+        Node::start_with(&["--resource", RESOURCE, "--config", path.to_str().unwrap()]).await;
     let (client_id, first) = login_and_redeem(&node).await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     let response = refresh(&node, &client_id, &r1).await;
