@@ -49,7 +49,10 @@ fn unexpected(outcome: Outcome) -> AdminError {
 }
 
 /// GET /admin/identity-providers
-pub async fn list(state: web::Data<InternalState>) -> HttpResponse {
+pub async fn list(state: web::Data<InternalState>) -> Result<HttpResponse, AdminError> {
+    // A linearizable read: an operator listing right after a change made through another node
+    // sees it (503 when no leader can be asked).
+    state.cluster.sync_if_missing(|_| false).await?;
     let (providers, login) = state.cluster.read(|s| {
         let f = s.federation();
         (
@@ -57,10 +60,10 @@ pub async fn list(state: web::Data<InternalState>) -> HttpResponse {
             f.login_settings(),
         )
     });
-    HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(json!({
         "identity_providers": providers,
         "local_login": login.local_login,
-    }))
+    })))
 }
 
 /// Validate a provider description into what the state stores.
