@@ -19,3 +19,24 @@ pub mod view;
 pub use policy::{Decision, Plan, RotationPolicy};
 pub use rotator::{KeyRotator, RotateError, Trigger};
 pub use view::{KeyPhase, KeyView, KeysView};
+
+/// A key record for the unit tests of this module (its private part is never used).
+#[cfg(test)]
+pub(crate) fn test_key(
+    kid: &str,
+    created_at: mcpauth_state::UnixTime,
+    activates_at: mcpauth_state::UnixTime,
+) -> mcpauth_state::SigningKey {
+    mcpauth_state::SigningKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        public_key: vec![4],
+        sealed_private_key: mcpauth_state::Sealed {
+            nonce: [0; 12],
+            ciphertext: Vec::new(),
+        },
+        created_at,
+        activates_at,
+        retires_at: None,
+    }
+}

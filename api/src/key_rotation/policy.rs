@@ -134,24 +134,9 @@ pub fn pending(keys: &[SigningKey], now: UnixTime) -> Option<&SigningKey> {
 
 #[cfg(test)]
 mod tests {
-    use mcpauth_state::Sealed;
 
     use super::*;
-
-    fn key(kid: &str, created_at: UnixTime, activates_at: UnixTime) -> SigningKey {
-        SigningKey {
-            kid: kid.into(),
-            alg: "ES256".into(),
-            public_key: vec![4],
-            sealed_private_key: Sealed {
-                nonce: [0; 12],
-                ciphertext: Vec::new(),
-            },
-            created_at,
-            activates_at,
-            retires_at: None,
-        }
-    }
+    use crate::key_rotation::test_key as key;
 
     fn policy() -> RotationPolicy {
         RotationPolicy {
