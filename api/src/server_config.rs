@@ -2,7 +2,25 @@
 
 use crate::oauth::registration_policy::RegistrationPolicy;
 
-use mcpauth_state::RefreshReuse;
+use mcpauth_state::{AuditRetention, Command, RefreshReuse, UnixTime};
+
+/// What a purge drops besides what expired: unused registrations, and old audit events. Every
+/// purge must carry the same policy, since the last one proposed is the trail's bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgePolicy {
+    pub unclaimed_client_ttl: u64,
+    pub audit: AuditRetention,
+}
+
+impl PurgePolicy {
+    pub fn command(&self, now: UnixTime) -> Command {
+        Command::Purge {
+            now,
+            unclaimed_client_ttl: self.unclaimed_client_ttl,
+            audit: self.audit,
+        }
+    }
+}
 
 /// How long a rotated refresh token stays acceptable again under the default policy: long
 /// enough for a client retrying after a lost response or two sessions sharing a token.
@@ -21,6 +39,8 @@ pub struct ServerConfig {
     pub session_ttl: u64,
     /// Registrations that never complete a login are reaped after this many seconds.
     pub unclaimed_client_ttl: u64,
+    /// How long audit events are kept, and how many (`[audit]`).
+    pub audit_retention: AuditRetention,
     pub scopes_supported: Vec<String>,
     /// What an authorization request without `scope` gets, when its client registered none
     /// (RFC 6749 §3.3); each one of `scopes_supported`.
@@ -43,6 +63,7 @@ impl ServerConfig {
             code_ttl: 60,
             session_ttl: 12 * 3600,
             unclaimed_client_ttl: 24 * 3600,
+            audit_retention: AuditRetention::default(),
             scopes_supported: default_scopes(),
             default_scopes: default_request_scopes(),
             registration: RegistrationPolicy::default(),
@@ -53,6 +74,14 @@ impl ServerConfig {
     /// Cookies get `Secure` when the issuer is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    /// What the leader's scheduled purge drops.
+    pub fn purge_policy(&self) -> PurgePolicy {
+        PurgePolicy {
+            unclaimed_client_ttl: self.unclaimed_client_ttl,
+            audit: self.audit_retention,
+        }
     }
 
     pub fn endpoint(&self, path: &str) -> String {

@@ -55,7 +55,7 @@ async fn a_key_is_published_before_it_signs_and_dropped_after_its_tokens_expire(
         node.state.sealer.clone(),
         clock,
         POLICY,
-        24 * 3600,
+        mcpauth_api::server_config::ServerConfig::new("http://unused").purge_policy(),
     );
     let client = node.client().await;
     let client_id = client.register_public().await;

@@ -163,7 +163,7 @@ async fn run(
         sealer.clone(),
         clock.clone(),
         settings.key_rotation,
-        server_config(&settings).unclaimed_client_ttl,
+        server_config(&settings).purge_policy(),
     );
     // Reads extra_ca_file now, so a bad file stops the start-up with its reason.
     let client_metadata = Arc::new(
@@ -203,7 +203,7 @@ async fn run(
         sealer.clone(),
         clock.clone(),
         Duration::from_secs(60),
-        config.unclaimed_client_ttl,
+        config.purge_policy(),
     )
     .start();
     // The leader's signing-key schedule (every node runs the timer; the leader acts).

@@ -3,7 +3,7 @@
 //! answers and a snapshot, exactly as this binary stores and sends them.
 //!
 //! ```sh
-//! cargo run -p mcpauth-raft --example golden -- raft/tests/golden/format4
+//! cargo run -p mcpauth-raft --example golden -- raft/tests/golden/format5
 //! ```
 //!
 //! Run it once, when a format is new, and check the output in; never regenerate the fixtures
@@ -28,6 +28,21 @@ mod frozen_v2 {
     }
 }
 
+/// Format 4's sample in its frozen types (see raft/tests/golden.rs).
+mod frozen_v4 {
+    use mcpauth_state::format::v4::*;
+    include!("../tests/golden/sample_format4.rs");
+    fn earlier_commands() -> Vec<Command> {
+        super::earlier_commands()
+            .into_iter()
+            .map(|c| Command::try_from(c).expect("format 2's commands are format 4's"))
+            .collect()
+    }
+    pub fn additions() -> Vec<Command> {
+        sample_format4_additions()
+    }
+}
+
 fn earlier_commands() -> Vec<Command> {
     frozen_v2::format2()
         .into_iter()
@@ -35,7 +50,13 @@ fn earlier_commands() -> Vec<Command> {
         .collect()
 }
 
-include!("../tests/golden/sample_format4.rs");
+fn format4_commands() -> Vec<Command> {
+    let mut commands = earlier_commands();
+    commands.extend(frozen_v4::additions().into_iter().map(Command::from));
+    commands
+}
+
+include!("../tests/golden/sample_format5.rs");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(std::env::args().nth(1).ok_or("output directory")?);
@@ -55,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut state = State::default();
     let mut outcomes = Vec::new();
-    for (i, command) in sample_format4().into_iter().enumerate() {
+    for (i, command) in sample_format5().into_iter().enumerate() {
         let index = i as u64 + 3;
         let outcome = state.apply(&command);
         let reply = Ok(Forwarded {

@@ -45,6 +45,25 @@ mod frozen_v3 {
     }
 }
 
+/// The sample of format 4 in format 4's frozen types; format 2's sample, which it starts
+/// from, is converted to them through the model.
+mod frozen_v4 {
+    use mcpauth_state::format::v4::*;
+    include!("golden/sample_format4.rs");
+    fn earlier_commands() -> Vec<Command> {
+        super::earlier_commands()
+            .into_iter()
+            .map(|c| Command::try_from(c).expect("format 2's commands are format 4's"))
+            .collect()
+    }
+    pub fn format4() -> Vec<Command> {
+        sample_format4()
+    }
+    pub fn additions() -> Vec<Command> {
+        sample_format4_additions()
+    }
+}
+
 /// Format 2's sample in today's model: what every later format's sample starts from.
 fn earlier_commands() -> Vec<Command> {
     frozen_v2::format2()
@@ -53,7 +72,14 @@ fn earlier_commands() -> Vec<Command> {
         .collect()
 }
 
-include!("golden/sample_format4.rs");
+/// Every command of format 4's sample in the model, without its version raise.
+fn format4_commands() -> Vec<Command> {
+    let mut commands = earlier_commands();
+    commands.extend(frozen_v4::additions().into_iter().map(Command::from));
+    commands
+}
+
+include!("golden/sample_format5.rs");
 
 /// One format's fixture files.
 struct Fixture {
@@ -79,7 +105,8 @@ fn sample(format: FormatVersion) -> Vec<Command> {
         1 => frozen_v2::format1().into_iter().map(Into::into).collect(),
         2 => earlier_commands(),
         3 => frozen_v3::format3().into_iter().map(Into::into).collect(),
-        4 => sample_format4(),
+        4 => frozen_v4::format4().into_iter().map(Into::into).collect(),
+        5 => sample_format5(),
         other => panic!("no sample for format {other}"),
     }
 }
@@ -214,6 +241,11 @@ fn format_4_decodes() {
 }
 
 #[test]
+fn format_5_decodes() {
+    check_decodes(5);
+}
+
+#[test]
 fn format_2_is_written_exactly_as_0_1_wrote_it() {
     check_writes(2);
 }
@@ -225,8 +257,13 @@ fn format_3_is_written_exactly_as_its_fixture() {
 
 #[test]
 fn format_4_is_written_exactly_as_its_fixture() {
-    assert_eq!(NEWEST, 4, "a new format needs its own fixture and test");
     check_writes(4);
+}
+
+#[test]
+fn format_5_is_written_exactly_as_its_fixture() {
+    assert_eq!(NEWEST, 5, "a new format needs its own fixture and test");
+    check_writes(5);
 }
 
 #[test]
@@ -275,4 +312,34 @@ fn a_command_format_3_cannot_express_is_not_written_in_it() {
     );
     let error = encode(&versioned).expect_err("format 3 has no DeleteClient");
     assert!(error.to_string().contains("DeleteClient"), "{error}");
+}
+
+#[test]
+fn a_command_format_4_cannot_express_is_not_written_in_it() {
+    let versioned = VersionedCommand::new(
+        4,
+        Command::SetClientDisabled {
+            client_id: "app".to_owned(),
+            disabled: true,
+        },
+    );
+    let error = encode(&versioned).expect_err("format 4 has no SetClientDisabled");
+    assert!(error.to_string().contains("SetClientDisabled"), "{error}");
+    // Nor inside a batch, nor an administration answer.
+    let batch = VersionedCommand::new(
+        4,
+        Command::Batch(vec![Command::RecordAudit {
+            context: AuditContext::default(),
+            outcome: AuditOutcome::Success,
+        }]),
+    );
+    assert!(encode(&batch).is_err());
+    assert!(mcpauth_raft::encode_forward_reply(
+        Ok(mcpauth_raft::Forwarded {
+            log_index: 1,
+            outcome: Outcome::Revoked(RevokeCounts::default()),
+        }),
+        4
+    )
+    .is_err());
 }

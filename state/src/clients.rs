@@ -23,11 +23,15 @@ impl State {
 
     /// `client` as the cluster version can hold it: below 4, without what format 3 lacks
     /// (the conversion drops it on the way to followers, so the leader must too).
-    fn expressible_client(&self, client: &Client) -> Client {
+    pub(crate) fn expressible_client(&self, client: &Client) -> Client {
         let mut client = client.clone();
         if self.cluster_version < 4 {
             client.registration_token_digest = None;
             client.origin = ClientOrigin::Registered;
+        }
+        if self.cluster_version < 5 {
+            client.disabled = false;
+            client.last_used_at = None;
         }
         client
     }
@@ -40,8 +44,8 @@ impl State {
                 existing.origin = client.origin;
             }
             None => {
-                self.clients
-                    .insert(client.client_id.clone(), client.clone());
+                let client = self.expressible_client(client);
+                self.clients.insert(client.client_id.clone(), client);
             }
         }
         Outcome::Done

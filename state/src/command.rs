@@ -8,11 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditContext, AuditOutcome, AuditRetention};
 use crate::federation::{IdentityProvider, LoginSettings, PendingUpstream, Profile};
 use crate::format::FormatVersion;
 use crate::model::{
-    AuthCode, Client, ClientMetadata, Consent, Digest, RefreshReuse, Session, Settings, SigningKey,
-    UnixTime, User,
+    AccessTarget, AuthCode, Client, ClientMetadata, Consent, Digest, RefreshReuse, RuntimeConfig,
+    Session, Settings, SigningKey, UnixTime, User, UserChange,
 };
 
 // A command is built once per proposal and serialized at once, so its in-memory size does not
@@ -75,6 +76,9 @@ pub enum Command {
     Purge {
         now: UnixTime,
         unclaimed_client_ttl: u64,
+        /// How long audit events are kept and how many (format 5; older entries read as the
+        /// default).
+        audit: AuditRetention,
     },
     /// Several commands in one log entry (group commit): applied in order, each judged as if
     /// it were its own entry. Never nested.
@@ -158,6 +162,54 @@ pub enum Command {
         username: String,
         password_hash: String,
     },
+    // Format 5 from here.
+    /// `command`, and an audit event of its outcome ([`crate::audit`]). `command` is neither
+    /// a batch nor tagged nor audited (such a wrapper is refused whole, as a nested batch is).
+    Audited {
+        context: AuditContext,
+        command: Box<Command>,
+    },
+    /// An audit event with no other effect (a failed login).
+    RecordAudit {
+        context: AuditContext,
+        outcome: AuditOutcome,
+    },
+    /// End access: a session, a grant, or all of a subject's or a client's. For a subject or a
+    /// client, access tokens issued up to `now` are denied until `deny_access_until` (when the
+    /// last of them expires).
+    RevokeAccess {
+        target: AccessTarget,
+        now: UnixTime,
+        deny_access_until: UnixTime,
+    },
+    /// Switch a client off (no codes, no tokens, refresh refused) or back on.
+    SetClientDisabled { client_id: String, disabled: bool },
+    /// An administrator's change to a local user. Disabling one also ends their sessions and
+    /// grants and denies their access tokens issued up to `now` until `deny_access_until`.
+    UpdateUser {
+        username: String,
+        change: UserChange,
+        now: UnixTime,
+        deny_access_until: UnixTime,
+    },
+    /// Forget a local user, ending their sessions and grants as disabling does.
+    DeleteUser {
+        username: String,
+        now: UnixTime,
+        deny_access_until: UnixTime,
+    },
+    /// Replace the runtime configuration if it is still at `expected_version` (0: never set);
+    /// the one replaced is kept for a rollback.
+    SetRuntimeConfig {
+        config: RuntimeConfig,
+        expected_version: u64,
+    },
+    /// Put the previous runtime configuration back in force, as version `expected_version + 1`.
+    RollbackRuntimeConfig {
+        expected_version: u64,
+        at: UnixTime,
+        by: String,
+    },
 }
 
 impl Command {
@@ -194,6 +246,14 @@ impl Command {
             Command::RevokeAccessToken { .. } => "revoke_access_token",
             Command::AddSigningKey { .. } => "add_signing_key",
             Command::SetUserPassword { .. } => "set_user_password",
+            Command::Audited { command, .. } => command.kind(),
+            Command::RecordAudit { .. } => "record_audit",
+            Command::RevokeAccess { .. } => "revoke_access",
+            Command::SetClientDisabled { .. } => "set_client_disabled",
+            Command::UpdateUser { .. } => "update_user",
+            Command::DeleteUser { .. } => "delete_user",
+            Command::SetRuntimeConfig { .. } => "set_runtime_config",
+            Command::RollbackRuntimeConfig { .. } => "rollback_runtime_config",
         }
     }
 }

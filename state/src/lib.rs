@@ -6,6 +6,8 @@
 //! Single-use decisions (redeeming a code, rotating a refresh token) are made here, inside
 //! apply(): the command carries the attempt, and the [`Outcome`] says whether it won.
 
+mod admin;
+pub mod audit;
 mod clients;
 mod command;
 mod federation;
@@ -15,13 +17,14 @@ mod outcome;
 mod refresh;
 mod state;
 
+pub use audit::{AuditContext, AuditEvent, AuditOutcome, AuditQuery, AuditRetention, AuditTrail};
 pub use command::Command;
 pub use federation::{
     Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile, MAX_PENDING_UPSTREAM,
 };
 pub use format::{FormatError, FormatVersion, VersionedCommand, VersionedOutcome};
 pub use model::*;
-pub use outcome::{Claims, Outcome, PurgeCounts, Refusal};
+pub use outcome::{Claims, Outcome, PurgeCounts, Refusal, RevokeCounts};
 pub use state::{grant, State, StateCounts};
 
 /// Encode a value in the storage format used for log entries and snapshots.

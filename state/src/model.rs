@@ -51,6 +51,11 @@ pub struct Client {
     pub registration_token_digest: Option<Digest>,
     /// How the client came to be known.
     pub origin: ClientOrigin,
+    /// Switched off by an administrator (format 5): it gets no code and no token, and its
+    /// refresh tokens are refused, until switched on again.
+    pub disabled: bool,
+    /// When a code of it was last redeemed or a refresh token of it last rotated (format 5).
+    pub last_used_at: Option<UnixTime>,
 }
 
 /// Where a client's registration comes from: it decides who may change it and whether an
@@ -76,6 +81,57 @@ pub struct User {
     pub password_hash: String,
     pub created_at: UnixTime,
     pub disabled: bool,
+    /// What the person may administer (format 5). A user named `admin` read from an older
+    /// format has [`Role::Admin`]: the first user always had the admin password.
+    pub roles: Vec<Role>,
+    /// Set by an administrator's reset: the person must choose a new password at their next
+    /// login before anything else (format 5).
+    pub must_change_password: bool,
+}
+
+/// What a person may do in the admin API and console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Read everything, change nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Auditor => "auditor",
+        }
+    }
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "admin" => Some(Role::Admin),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// The roles a user read from a format without roles gets.
+pub fn roles_before_format5(username: &str) -> Vec<Role> {
+    if username == "admin" {
+        vec![Role::Admin]
+    } else {
+        Vec::new()
+    }
+}
+
+/// An administrator's change to a local user ([`crate::Command::UpdateUser`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserChange {
+    /// Switch the account off (its sessions end and its grants are revoked) or on.
+    Disabled(bool),
+    /// Replace the user's roles.
+    Roles(Vec<Role>),
+    /// The person must choose a new password at their next login.
+    RequirePasswordChange,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +141,10 @@ pub struct Session {
     pub username: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    /// The identity provider the person signed in with; None for a local account (format 5).
+    pub identity_provider: Option<String>,
+    /// The address the login came from, as the node saw it (format 5).
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +202,8 @@ pub struct RefreshFamily {
     /// earlier than it may still be accepted under [`RefreshReuse::Grace`]. None before any
     /// rotation, and for families of clusters that ran format 3 or older.
     pub last_used: Option<u64>,
+    /// When a token of this family was last accepted (format 5; None before).
+    pub last_used_at: Option<UnixTime>,
 }
 
 /// What a refresh token presented again after its rotation gets (README, "refresh policy").
@@ -184,4 +246,44 @@ pub struct Settings {
     pub resources: Vec<String>,
     /// Custom URI schemes allowed in redirect URIs (e.g. "cursor").
     pub allowed_redirect_schemes: Vec<String>,
+}
+
+/// Whose access an administrator ends ([`crate::Command::RevokeAccess`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccessTarget {
+    /// One browser session (the person signs in again at the next authorization).
+    Session(Digest),
+    /// One grant: a refresh family.
+    Family(FamilyId),
+    /// Every session and grant of a subject; their access tokens are denied until they expire.
+    Subject(String),
+    /// Every grant of a client; its access tokens are denied until they expire.
+    Client(String),
+}
+
+/// Whose access tokens are denied by [`AccessDenial`]: those that name this subject or client.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DenialTarget {
+    Subject(String),
+    Client(String),
+}
+
+/// Access tokens of a [`DenialTarget`] issued at or before `issued_before` are revoked; kept
+/// `until` the last of them has expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessDenial {
+    pub issued_before: UnixTime,
+    pub until: UnixTime,
+}
+
+/// The runtime configuration (`/api/v1/system/mcp/config`): validated and kept as JSON by the
+/// api crate, so its fields can grow without a storage format (as identity providers' are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeConfig {
+    /// 1 for the first update, one more for each update or rollback.
+    pub version: u64,
+    pub config_json: String,
+    pub updated_at: UnixTime,
+    /// Who made the change (an administrator's subject, or the cluster secret).
+    pub updated_by: String,
 }

@@ -32,6 +32,17 @@ pub enum Outcome {
     Batch(Vec<Outcome>),
     /// A pending upstream login was consumed by this attempt.
     Upstream(PendingUpstream),
+    /// What ending access removed (format 5).
+    Revoked(RevokeCounts),
+    /// The runtime configuration now in force (format 5).
+    RuntimeConfig { version: u64 },
+}
+
+/// What [`crate::Command::RevokeAccess`] (and deleting or disabling a user) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RevokeCounts {
+    pub sessions: usize,
+    pub families: usize,
 }
 
 /// What an access token says of its subject besides `sub`: the identity provider's profile at
@@ -63,6 +74,9 @@ pub struct PurgeCounts {
     pub upstream_states: usize,
     pub assertions: usize,
     pub profiles: usize,
+    /// Format 5 from here.
+    pub audit_events: usize,
+    pub access_denials: usize,
 }
 
 /// The domain's refusals. Where a refusal changed something (replay and reuse detection revoke a
@@ -123,4 +137,60 @@ pub enum Refusal {
     IdentityProviderDisabled,
     #[error("unknown user")]
     UnknownUser,
+    // Format 5 from here.
+    #[error("the client is disabled")]
+    ClientDisabled,
+    #[error("the user is disabled")]
+    UserDisabled,
+    #[error("unknown session")]
+    UnknownSession,
+    #[error("unknown grant")]
+    UnknownFamily,
+    #[error("the configuration changed meanwhile (now at version {current}); read it again")]
+    RuntimeConfigChanged { current: u64 },
+    #[error("there is no earlier configuration to roll back to")]
+    NoPreviousRuntimeConfig,
+    #[error("this would leave no enabled local administrator")]
+    LastAdmin,
+}
+
+impl Refusal {
+    /// A stable snake_case name (the audit trail's failure reason, and metrics' label).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ClientExists => "client_exists",
+            Refusal::UnknownClient => "unknown_client",
+            Refusal::UserExists => "user_exists",
+            Refusal::UnknownCode => "unknown_code",
+            Refusal::CodeExpired => "code_expired",
+            Refusal::CodeReplayed { .. } => "code_replayed",
+            Refusal::CodeClientMismatch => "code_client_mismatch",
+            Refusal::RedirectMismatch => "redirect_mismatch",
+            Refusal::PkceMismatch => "pkce_mismatch",
+            Refusal::ResourceMismatch => "resource_mismatch",
+            Refusal::ScopeExceeded => "scope_exceeded",
+            Refusal::UnknownRefreshToken => "unknown_refresh_token",
+            Refusal::RefreshExpired => "refresh_expired",
+            Refusal::RefreshClientMismatch => "refresh_client_mismatch",
+            Refusal::RefreshReused { .. } => "refresh_reused",
+            Refusal::DuplicateSecret => "duplicate_secret",
+            Refusal::UnknownIdentityProvider => "unknown_identity_provider",
+            Refusal::AlreadySeeded => "already_seeded",
+            Refusal::UnknownUpstreamState => "unknown_upstream_state",
+            Refusal::UpstreamStateExpired => "upstream_state_expired",
+            Refusal::UpstreamStateMismatch => "upstream_state_mismatch",
+            Refusal::UpstreamStateUsed => "upstream_state_used",
+            Refusal::AssertionReplayed => "assertion_replayed",
+            Refusal::TooManyPendingLogins => "too_many_pending_logins",
+            Refusal::IdentityProviderDisabled => "identity_provider_disabled",
+            Refusal::UnknownUser => "unknown_user",
+            Refusal::ClientDisabled => "client_disabled",
+            Refusal::UserDisabled => "user_disabled",
+            Refusal::UnknownSession => "unknown_session",
+            Refusal::UnknownFamily => "unknown_grant",
+            Refusal::RuntimeConfigChanged { .. } => "config_changed",
+            Refusal::NoPreviousRuntimeConfig => "no_previous_config",
+            Refusal::LastAdmin => "last_admin",
+        }
+    }
 }

@@ -49,6 +49,9 @@ impl State {
         if !self.provider_allows(&family.grant.subject) {
             return Outcome::Refused(Refusal::IdentityProviderDisabled);
         }
+        if self.client_disabled(&family.grant.client_id) {
+            return Outcome::Refused(Refusal::ClientDisabled);
+        }
         if let Some(resource) = attempt.resource {
             if resource != family.grant.resource {
                 return Outcome::Refused(Refusal::ResourceMismatch);
@@ -84,7 +87,16 @@ impl State {
             },
         );
         let mut forgotten = Vec::new();
+        if self.cluster_version >= 5 {
+            if let Some(client) = self.clients.get_mut(attempt.client_id) {
+                client.last_used_at = Some(attempt.now);
+            }
+        }
+        let format5 = self.cluster_version >= 5;
         if let Some(family) = self.families.get_mut(&family_id) {
+            if format5 {
+                family.last_used_at = Some(attempt.now);
+            }
             family.current = next;
             family.idle_expires_at = idle_expires_at;
             family.rotations += 1;

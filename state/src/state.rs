@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, AuditRetention, AuditTrail};
 use crate::command::Command;
 use crate::federation::Federation;
 use crate::format::{self, FormatVersion};
 use crate::model::{
-    AuthCode, Client, ClientOrigin, Consent, Digest, FamilyId, Grant, RefreshFamily, Session,
-    Settings, SigningKey, UnixTime, User,
+    roles_before_format5, AccessDenial, AuthCode, Client, ClientOrigin, Consent, DenialTarget,
+    Digest, FamilyId, Grant, RefreshFamily, RuntimeConfig, Session, Settings, SigningKey, UnixTime,
+    User,
 };
 use crate::outcome::{Claims, Outcome, PurgeCounts, Refusal};
 use crate::refresh::RefreshAttempt;
@@ -54,6 +56,14 @@ pub struct State {
     pub(crate) revoked_access: BTreeMap<String, UnixTime>,
     /// Whether the config file's clients were recorded (format 4).
     pub(crate) clients_seeded: bool,
+    /// Format 5 from here. The audit trail.
+    pub(crate) audit: AuditTrail,
+    /// Access tokens revoked by subject or client (an administrator ended that access).
+    pub(crate) access_denials: BTreeMap<DenialTarget, AccessDenial>,
+    /// The runtime configuration in force, if an administrator ever set one.
+    pub(crate) runtime_config: Option<RuntimeConfig>,
+    /// The one it replaced, for a rollback.
+    pub(crate) previous_runtime_config: Option<RuntimeConfig>,
 }
 
 impl Default for State {
@@ -73,6 +83,10 @@ impl Default for State {
             cluster_version: format::BASELINE,
             revoked_access: BTreeMap::new(),
             clients_seeded: false,
+            audit: AuditTrail::default(),
+            access_denials: BTreeMap::new(),
+            runtime_config: None,
+            previous_runtime_config: None,
         }
     }
 }
@@ -113,6 +127,38 @@ impl State {
         let entry = self.refresh_tokens.get(digest)?;
         Some((self.families.get(&entry.family)?, entry.retired))
     }
+    /// Whether an access token of `subject` for `client_id` issued at `issued_at` was revoked
+    /// by an administrator ending that subject's or that client's access.
+    pub fn access_denied(&self, subject: &str, client_id: &str, issued_at: UnixTime) -> bool {
+        [
+            DenialTarget::Subject(subject.to_owned()),
+            DenialTarget::Client(client_id.to_owned()),
+        ]
+        .iter()
+        .any(|target| {
+            self.access_denials
+                .get(target)
+                .is_some_and(|d| issued_at <= d.issued_before)
+        })
+    }
+    pub fn audit(&self) -> &AuditTrail {
+        &self.audit
+    }
+    pub fn runtime_config(&self) -> Option<&RuntimeConfig> {
+        self.runtime_config.as_ref()
+    }
+    pub fn previous_runtime_config(&self) -> Option<&RuntimeConfig> {
+        self.previous_runtime_config.as_ref()
+    }
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.sessions.values()
+    }
+    pub fn families(&self) -> impl Iterator<Item = &RefreshFamily> {
+        self.families.values()
+    }
     /// Whether the config file's clients were recorded (they seed the first start only).
     pub fn clients_seeded(&self) -> bool {
         self.clients_seeded
@@ -144,6 +190,7 @@ impl State {
             refresh_tokens: self.refresh_tokens.len(),
             signing_keys: self.signing_keys.len(),
             identity_providers: self.federation.providers().count(),
+            audit_events: self.audit.len(),
             upstream_states: self.federation.pending_count(),
             assertions: self.federation.assertion_count(),
             profiles: self.federation.profile_count(),
@@ -230,7 +277,8 @@ impl State {
             Command::Purge {
                 now,
                 unclaimed_client_ttl,
-            } => Outcome::Purged(self.purge(*now, *unclaimed_client_ttl)),
+                audit,
+            } => Outcome::Purged(self.purge(*now, *unclaimed_client_ttl, *audit)),
             Command::Tagged { command, .. } => match command.as_ref() {
                 Command::Tagged { .. } | Command::Batch(_) => Outcome::Batch(Vec::new()),
                 inner => self.apply(inner),
@@ -312,10 +360,61 @@ impl State {
             } => match self.users.get_mut(username) {
                 Some(user) => {
                     user.password_hash = password_hash.clone();
+                    user.must_change_password = false;
                     Outcome::Done
                 }
                 None => Outcome::Refused(Refusal::UnknownUser),
             },
+            Command::Audited { context, command } => match command.as_ref() {
+                Command::Tagged { .. } | Command::Batch(_) | Command::Audited { .. } => {
+                    Outcome::Batch(Vec::new())
+                }
+                inner => {
+                    let outcome = self.apply(inner);
+                    let (context, result) = audit::event_of(context.clone(), &outcome);
+                    self.audit.record(context, result);
+                    outcome
+                }
+            },
+            Command::RecordAudit { context, outcome } => {
+                self.audit.record(context.clone(), outcome.clone());
+                Outcome::Done
+            }
+            Command::RevokeAccess {
+                target,
+                now,
+                deny_access_until,
+            } => self.revoke_access(target, *now, *deny_access_until),
+            Command::SetClientDisabled {
+                client_id,
+                disabled,
+            } => match self.clients.get_mut(client_id) {
+                Some(client) => {
+                    client.disabled = *disabled;
+                    Outcome::Done
+                }
+                None => Outcome::Refused(Refusal::UnknownClient),
+            },
+            Command::UpdateUser {
+                username,
+                change,
+                now,
+                deny_access_until,
+            } => self.update_user(username, change, *now, *deny_access_until),
+            Command::DeleteUser {
+                username,
+                now,
+                deny_access_until,
+            } => self.delete_user(username, *now, *deny_access_until),
+            Command::SetRuntimeConfig {
+                config,
+                expected_version,
+            } => self.set_runtime_config(config, *expected_version),
+            Command::RollbackRuntimeConfig {
+                expected_version,
+                at,
+                by,
+            } => self.rollback_runtime_config(*expected_version, *at, by),
             Command::Batch(commands) => Outcome::Batch(
                 commands
                     .iter()
@@ -341,7 +440,13 @@ impl State {
         if let Some(old) = replaces {
             self.sessions.remove(old);
         }
-        self.sessions.insert(session.id_digest, session.clone());
+        let mut session = session.clone();
+        if self.cluster_version < 5 {
+            // What format 4 lacks, as its conversion fills it in.
+            session.identity_provider = None;
+            session.source = None;
+        }
+        self.sessions.insert(session.id_digest, session);
         Outcome::Done
     }
 
@@ -368,6 +473,12 @@ impl State {
     }
 
     fn create_user(&mut self, user: &User) -> Outcome {
+        let mut user = user.clone();
+        if self.cluster_version < 5 {
+            user.roles = roles_before_format5(&user.username);
+            user.must_change_password = false;
+        }
+        let user = &user;
         if let Some(existing) = self.users.get(&user.username) {
             return if existing == user {
                 Outcome::Done
@@ -399,8 +510,10 @@ impl State {
     }
 
     fn issue_code(&mut self, code: &AuthCode) -> Outcome {
-        if !self.clients.contains_key(&code.grant.client_id) {
-            return Outcome::Refused(Refusal::UnknownClient);
+        match self.clients.get(&code.grant.client_id) {
+            None => return Outcome::Refused(Refusal::UnknownClient),
+            Some(client) if client.disabled => return Outcome::Refused(Refusal::ClientDisabled),
+            Some(_) => {}
         }
         if !self.provider_allows(&code.grant.subject) {
             return Outcome::Refused(Refusal::IdentityProviderDisabled);
@@ -447,6 +560,9 @@ impl State {
         if attempt.now >= code.expires_at {
             return Outcome::Refused(Refusal::CodeExpired);
         }
+        if self.client_disabled(&code.grant.client_id) {
+            return Outcome::Refused(Refusal::ClientDisabled);
+        }
         if !self.provider_allows(&code.grant.subject) {
             return Outcome::Refused(Refusal::IdentityProviderDisabled);
         }
@@ -473,8 +589,12 @@ impl State {
         if let Some(code) = self.codes.get_mut(digest) {
             code.redeemed_into = Some(family);
         }
+        let format5 = self.cluster_version >= 5;
         if let Some(client) = self.clients.get_mut(&grant.client_id) {
             client.first_login_at.get_or_insert(attempt.now);
+            if format5 {
+                client.last_used_at = Some(attempt.now);
+            }
         }
         self.families.insert(
             family,
@@ -487,6 +607,7 @@ impl State {
                 rotations: 0,
                 retired: Vec::new(),
                 last_used: None,
+                last_used_at: format5.then_some(attempt.now),
             },
         );
         self.refresh_tokens.insert(
@@ -527,7 +648,17 @@ impl State {
         self.cluster_version < 3 || self.federation.provider_allows(subject)
     }
 
-    fn purge(&mut self, now: UnixTime, unclaimed_client_ttl: u64) -> PurgeCounts {
+    /// Whether an administrator switched the client off (format 5).
+    pub(crate) fn client_disabled(&self, client_id: &str) -> bool {
+        self.clients.get(client_id).is_some_and(|c| c.disabled)
+    }
+
+    fn purge(
+        &mut self,
+        now: UnixTime,
+        unclaimed_client_ttl: u64,
+        audit: AuditRetention,
+    ) -> PurgeCounts {
         let mut counts = PurgeCounts::default();
         let before = self.codes.len();
         self.codes.retain(|_, code| code.expires_at > now);
@@ -569,6 +700,13 @@ impl State {
             .retain(|k| k.retires_at.is_none_or(|at| at > now));
         self.revoked_access
             .retain(|_, expires_at| *expires_at > now);
+        let before = self.access_denials.len();
+        self.access_denials.retain(|_, d| d.until > now);
+        counts.access_denials = before - self.access_denials.len();
+        if self.cluster_version >= 5 {
+            // Below, the retention is not in the entry (format 4 lacks it) and the trail is empty.
+            counts.audit_events = self.audit.purge(now, audit);
+        }
         let (pending, assertions, profiles) = self.federation.purge(now, &live_subjects);
         counts.upstream_states = pending;
         counts.assertions = assertions;
@@ -597,6 +735,7 @@ pub struct StateCounts {
     pub refresh_tokens: usize,
     pub signing_keys: usize,
     pub identity_providers: usize,
+    pub audit_events: usize,
     pub upstream_states: usize,
     pub assertions: usize,
     pub profiles: usize,

@@ -36,6 +36,8 @@ const IDLE_TTL: u64 = 3_600;
 
 fn client(client_id: &str, issued_at: UnixTime) -> Client {
     Client {
+        disabled: false,
+        last_used_at: None,
         client_id: client_id.to_owned(),
         secret_digest: None,
         metadata: ClientMetadata {
@@ -55,6 +57,8 @@ fn client(client_id: &str, issued_at: UnixTime) -> Client {
 
 fn user(username: &str) -> User {
     User {
+        roles: Vec::new(),
+        must_change_password: false,
         username: username.to_owned(),
         subject: format!("sub-{username}"),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned(),
@@ -65,6 +69,8 @@ fn user(username: &str) -> User {
 
 fn session(id_digest: Digest, expires_at: UnixTime) -> Session {
     Session {
+        identity_provider: None,
+        source: None,
         id_digest,
         subject: SUBJECT.to_owned(),
         username: "alice".to_owned(),
@@ -1114,6 +1120,7 @@ const CLIENT_TTL: u64 = 3_600;
 
 fn purge(state: &mut State) -> PurgeCounts {
     match state.apply(&Command::Purge {
+        audit: Default::default(),
         now: P,
         unclaimed_client_ttl: CLIENT_TTL,
     }) {
@@ -1463,6 +1470,7 @@ fn sample_log() -> Vec<Command> {
             id_digest: [3u8; 32],
         },
         Command::Purge {
+            audit: Default::default(),
             now: T0 + 200,
             unclaimed_client_ttl: CLIENT_TTL,
         },
@@ -1620,6 +1628,7 @@ fn command_variant_tags_are_stable() {
         (
             10,
             Command::Purge {
+                audit: Default::default(),
                 now: T0,
                 unclaimed_client_ttl: 0,
             },

@@ -73,6 +73,8 @@ fn state_at(version: u32) -> State {
         Command::SetClusterVersion { version },
         Command::RegisterClient {
             client: Client {
+                disabled: false,
+                last_used_at: None,
                 client_id: "client-a".into(),
                 secret_digest: None,
                 metadata: ClientMetadata {
@@ -89,6 +91,8 @@ fn state_at(version: u32) -> State {
         provider(true),
         Command::CreateFederatedSession {
             session: Session {
+                identity_provider: None,
+                source: None,
                 id_digest: [70; 32],
                 subject: SUBJECT.into(),
                 username: "bob".into(),

@@ -83,6 +83,8 @@ fn profile(subject: &str, email: &str, updated_at: UnixTime) -> Profile {
 
 fn session(id_digest: Digest, subject: &str, expires_at: UnixTime) -> Session {
     Session {
+        identity_provider: None,
+        source: None,
         id_digest,
         subject: subject.to_owned(),
         username: subject.to_owned(),
@@ -458,6 +460,7 @@ fn begin_upstream_login_is_refused_unchanged_once_the_pending_logins_are_at_the_
     );
     // Once they expire and are purged, logins start again.
     state.apply(&Command::Purge {
+        audit: Default::default(),
         now: T0 + LOGIN_TTL,
         unclaimed_client_ttl: u64::MAX,
     });
@@ -959,6 +962,7 @@ const P: UnixTime = T0 + 10_000;
 
 fn purge_at(state: &mut State, now: UnixTime) -> PurgeCounts {
     match state.apply(&Command::Purge {
+        audit: Default::default(),
         now,
         unclaimed_client_ttl: 3_600,
     }) {
@@ -975,6 +979,8 @@ const CLIENT: &str = "client-a";
 
 fn client() -> Client {
     Client {
+        disabled: false,
+        last_used_at: None,
         client_id: CLIENT.to_owned(),
         secret_digest: None,
         metadata: ClientMetadata {
@@ -1428,6 +1434,8 @@ fn federation_outcomes_round_trip_through_encode_and_decode() {
     let mut outcomes = vec![
         Outcome::Upstream(consumed_by(CONSUMER_A)),
         Outcome::Purged(PurgeCounts {
+            audit_events: 0,
+            access_denials: 0,
             codes: 1,
             sessions: 2,
             families: 3,

@@ -26,6 +26,8 @@ fn metadata(name: &str) -> ClientMetadata {
 
 fn client(id: &str, origin: ClientOrigin) -> Client {
     Client {
+        disabled: false,
+        last_used_at: None,
         client_id: id.into(),
         secret_digest: None,
         metadata: metadata(id),
@@ -224,6 +226,7 @@ fn configured_clients_are_seeded_once_and_never_reaped() {
         },
     );
     state.apply(&Command::Purge {
+        audit: Default::default(),
         now: T0 + 365 * 86_400,
         unclaimed_client_ttl: 86_400,
     });
@@ -283,6 +286,7 @@ fn a_revoked_access_token_is_denied_until_it_expires() {
     assert!(state.access_token_revoked("jti-1"));
     assert!(!state.access_token_revoked("jti-2"));
     state.apply(&Command::Purge {
+        audit: Default::default(),
         now: T0 + 3_599,
         unclaimed_client_ttl: 86_400,
     });
@@ -291,6 +295,7 @@ fn a_revoked_access_token_is_denied_until_it_expires() {
         "purged before it expired"
     );
     state.apply(&Command::Purge {
+        audit: Default::default(),
         now: T0 + 3_600,
         unclaimed_client_ttl: 86_400,
     });
@@ -337,6 +342,7 @@ fn a_rotated_key_signs_from_its_activation_and_the_old_one_retires_after_its_tok
     );
     // k1 retires when the last token it signed has expired, k2 never by itself.
     let purge = |now| Command::Purge {
+        audit: Default::default(),
         now,
         unclaimed_client_ttl: 86_400,
     };
@@ -358,6 +364,8 @@ fn set_user_password_replaces_the_hash_and_refuses_an_unknown_user() {
         &mut state,
         Command::CreateUser {
             user: User {
+                roles: Vec::new(),
+                must_change_password: false,
                 username: "admin".into(),
                 subject: "admin".into(),
                 password_hash: "old".into(),

@@ -27,6 +27,8 @@ fn family_at(version: u32) -> State {
         Command::SetClusterVersion { version },
         Command::RegisterClient {
             client: Client {
+                disabled: false,
+                last_used_at: None,
                 client_id: "app".into(),
                 secret_digest: None,
                 metadata: ClientMetadata {

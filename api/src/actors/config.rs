@@ -1,11 +1,14 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use mcpauth_state::{Command, IdentityProvider, LoginSettings, Outcome, Settings, UnixTime, User};
+use mcpauth_state::{
+    Command, IdentityProvider, LoginSettings, Outcome, Role, Settings, UnixTime, User,
+};
 
 use crate::clock::SharedClock;
 use crate::cluster::{Cluster, ProposeError};
 use crate::sealer::Sealer;
+use crate::server_config::PurgePolicy;
 use crate::signer::TokenSigner;
 use crate::{passwords, secrets};
 
@@ -16,7 +19,7 @@ pub struct ConfigActor {
     sealer: Sealer,
     clock: SharedClock,
     purge_every: Duration,
-    unclaimed_client_ttl: u64,
+    purge: PurgePolicy,
 }
 
 impl ConfigActor {
@@ -25,14 +28,14 @@ impl ConfigActor {
         sealer: Sealer,
         clock: SharedClock,
         purge_every: Duration,
-        unclaimed_client_ttl: u64,
+        purge: PurgePolicy,
     ) -> Self {
         Self {
             cluster,
             sealer,
             clock,
             purge_every,
-            unclaimed_client_ttl,
+            purge,
         }
     }
 
@@ -50,10 +53,7 @@ impl Actor for ConfigActor {
                 return;
             }
             let cluster = actor.cluster.clone();
-            let command = Command::Purge {
-                now: actor.clock.now(),
-                unclaimed_client_ttl: actor.unclaimed_client_ttl,
-            };
+            let command = actor.purge.command(actor.clock.now());
             ctx.spawn(
                 async move {
                     match cluster.propose(command).await {
@@ -138,6 +138,8 @@ impl Handler<Bootstrap> for ConfigActor {
                     password_hash,
                     created_at: now,
                     disabled: false,
+                    roles: vec![Role::Admin],
+                    must_change_password: false,
                 };
                 report.admin_created =
                     cluster.propose(Command::CreateUser { user }).await? == Outcome::Done;

@@ -45,6 +45,8 @@ pub struct Login {
     pub password: String,
     pub replaces: Option<Digest>,
     pub now: UnixTime,
+    /// Where the login came from (kept on the session).
+    pub source: Option<String>,
 }
 
 impl Handler<Login> for SessionsActor {
@@ -76,6 +78,8 @@ impl Handler<Login> for SessionsActor {
                 username: user.username.clone(),
                 created_at: msg.now,
                 expires_at: msg.now.saturating_add(ttl),
+                identity_provider: None,
+                source: msg.source.clone(),
             };
             match cluster
                 .propose(Command::CreateSession {

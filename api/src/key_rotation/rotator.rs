@@ -19,6 +19,7 @@ use super::policy::{Decision, RotationPolicy};
 use crate::clock::SharedClock;
 use crate::cluster::{Cluster, ProposeError};
 use crate::sealer::Sealer;
+use crate::server_config::PurgePolicy;
 use crate::signer::TokenSigner;
 
 /// The storage format that carries [`Command::AddSigningKey`].
@@ -62,8 +63,8 @@ pub struct KeyRotator {
     sealer: Sealer,
     clock: SharedClock,
     policy: RotationPolicy,
-    /// Purge's `unclaimed_client_ttl`, for the purge that drops a retired key on time.
-    unclaimed_client_ttl: u64,
+    /// The scheduled purge's policy, for the purge that drops a retired key on time.
+    purge: PurgePolicy,
     lock: Arc<Mutex<()>>,
 }
 
@@ -81,14 +82,14 @@ impl KeyRotator {
         sealer: Sealer,
         clock: SharedClock,
         policy: RotationPolicy,
-        unclaimed_client_ttl: u64,
+        purge: PurgePolicy,
     ) -> Self {
         Self {
             cluster,
             sealer,
             clock,
             policy,
-            unclaimed_client_ttl,
+            purge,
             lock: Arc::new(Mutex::new(())),
         }
     }
@@ -174,11 +175,7 @@ impl KeyRotator {
                 .any(|k| k.retires_at.is_some_and(|at| at <= now))
         });
         if retired {
-            let command = Command::Purge {
-                now,
-                unclaimed_client_ttl: self.unclaimed_client_ttl,
-            };
-            self.cluster.propose(command).await?;
+            self.cluster.propose(self.purge.command(now)).await?;
             tracing::info!("retired signing keys dropped");
         }
         Ok(())

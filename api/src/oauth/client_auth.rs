@@ -179,6 +179,8 @@ mod tests {
 
     fn client(secret: Option<&str>) -> Client {
         Client {
+            disabled: false,
+            last_used_at: None,
             client_id: "c1".into(),
             secret_digest: secret.map(secrets::digest),
             metadata: ClientMetadata::default(),

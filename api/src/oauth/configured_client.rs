@@ -125,6 +125,8 @@ impl ClientSpec {
             first_login_at: None,
             registration_token_digest: None,
             origin: ClientOrigin::Configured,
+            disabled: false,
+            last_used_at: None,
         })
     }
 

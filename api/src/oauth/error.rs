@@ -230,7 +230,10 @@ fn refusal_code(refusal: &Refusal) -> ErrorCode {
         | Refusal::RefreshExpired
         | Refusal::RefreshClientMismatch
         | Refusal::RefreshReused { .. }
-        | Refusal::IdentityProviderDisabled => ErrorCode::InvalidGrant,
+        | Refusal::IdentityProviderDisabled
+        | Refusal::UserDisabled => ErrorCode::InvalidGrant,
+        // RFC 6749 §5.2: this client may not use the grant (an administrator switched it off).
+        Refusal::ClientDisabled => ErrorCode::UnauthorizedClient,
         // Never the answer to a token request: these come from login and admin paths.
         Refusal::ClientExists
         | Refusal::UserExists
@@ -243,7 +246,12 @@ fn refusal_code(refusal: &Refusal) -> ErrorCode {
         | Refusal::UpstreamStateUsed
         | Refusal::AssertionReplayed
         | Refusal::TooManyPendingLogins
-        | Refusal::UnknownUser => ErrorCode::ServerError,
+        | Refusal::UnknownUser
+        | Refusal::UnknownSession
+        | Refusal::UnknownFamily
+        | Refusal::RuntimeConfigChanged { .. }
+        | Refusal::NoPreviousRuntimeConfig
+        | Refusal::LastAdmin => ErrorCode::ServerError,
     }
 }
 

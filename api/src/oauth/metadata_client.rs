@@ -96,6 +96,8 @@ pub fn client_record(
         first_login_at: None,
         registration_token_digest: None,
         origin: ClientOrigin::MetadataDocument,
+        disabled: false,
+        last_used_at: None,
     })
 }
 

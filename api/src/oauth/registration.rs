@@ -162,6 +162,8 @@ impl Registered {
             first_login_at: None,
             registration_token_digest: None,
             origin: ClientOrigin::Registered,
+            disabled: false,
+            last_used_at: None,
         };
         Self {
             client,

@@ -150,6 +150,7 @@ pub async fn login(
         password: form.password,
         replaces: cookies::session_digest(&req),
         now: app.clock.now(),
+        source: super::source_address(&req),
     };
     match app.sessions.send(login).await {
         Ok(Ok(session_id)) => {

@@ -14,3 +14,9 @@ pub mod token;
 pub mod upstream;
 
 mod cookies;
+
+/// The address a request came from, for sessions and the audit trail: the connection's peer
+/// (behind a load balancer, the balancer's address).
+pub(crate) fn source_address(req: &actix_web::HttpRequest) -> Option<String> {
+    req.peer_addr().map(|addr| addr.ip().to_string())
+}

@@ -273,6 +273,8 @@ async fn sign_in(
         username: identity.display_username(),
         created_at: now,
         expires_at: now.saturating_add(app.config.session_ttl),
+        identity_provider: Some(provider.id().to_owned()),
+        source: crate::routes::source_address(req),
     };
     let profile = Profile {
         subject,

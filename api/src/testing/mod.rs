@@ -133,7 +133,7 @@ impl TestNode {
             clock.clone(),
             // The purge schedule is left to tests that propose a purge themselves.
             Duration::from_secs(24 * 3600),
-            config.unclaimed_client_ttl,
+            config.purge_policy(),
         )
         .start();
         bootstrap(&config_actor, &options).await?;

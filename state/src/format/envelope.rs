@@ -16,7 +16,7 @@ use serde::de::{self, DeserializeSeed, EnumAccess, SeqAccess, VariantAccess, Vis
 use serde::ser::{self, SerializeTupleVariant};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{v2, v3, FormatError, FormatVersion, BASELINE};
+use super::{v2, v3, v4, FormatError, FormatVersion, BASELINE};
 use crate::command::Command;
 use crate::outcome::Outcome;
 
@@ -53,6 +53,7 @@ trait Enveloped: Sized + Serialize + Clone {
     type V2: Serialize + for<'de> Deserialize<'de> + TryFrom<Self, Error = FormatError> + Into<Self>;
     /// Its frozen format-3 type.
     type V3: Serialize + for<'de> Deserialize<'de> + TryFrom<Self, Error = FormatError> + Into<Self>;
+    type V4: Serialize + for<'de> Deserialize<'de> + TryFrom<Self, Error = FormatError> + Into<Self>;
     /// The envelope's position: one past the format-2 enum's variants.
     const FRAMED: u32;
     /// The enum name bincode is given (it ignores it; self-describing formats would not).
@@ -67,16 +68,18 @@ trait Enveloped: Sized + Serialize + Clone {
 impl Enveloped for Command {
     type V2 = v2::Command;
     type V3 = v3::Command;
+    type V4 = v4::Command;
     const FRAMED: u32 = v2::COMMAND_VARIANTS;
     const NAME: &'static str = "Command";
     fn read_framed<'de, A: SeqAccess<'de>>(
         format: FormatVersion,
         seq: &mut A,
     ) -> Result<Option<Self>, A::Error> {
-        // Adding format 5: `4 => seq.next_element::<v4::Command>().map(|c| c.map(Into::into))`.
+        // Adding format 6: `5 => seq.next_element::<v5::Command>().map(|c| c.map(Into::into))`.
         match format {
             3 => Ok(seq.next_element::<v3::Command>()?.map(Into::into)),
-            4 => seq.next_element::<Command>(),
+            4 => Ok(seq.next_element::<v4::Command>()?.map(Into::into)),
+            5 => seq.next_element::<Command>(),
             other => Err(de::Error::custom(FormatError::Unknown(other))),
         }
     }
@@ -85,6 +88,7 @@ impl Enveloped for Command {
 impl Enveloped for Outcome {
     type V2 = v2::Outcome;
     type V3 = v3::Outcome;
+    type V4 = v4::Outcome;
     const FRAMED: u32 = v2::OUTCOME_VARIANTS;
     const NAME: &'static str = "Outcome";
     fn read_framed<'de, A: SeqAccess<'de>>(
@@ -93,7 +97,8 @@ impl Enveloped for Outcome {
     ) -> Result<Option<Self>, A::Error> {
         match format {
             3 => Ok(seq.next_element::<v3::Outcome>()?.map(Into::into)),
-            4 => seq.next_element::<Outcome>(),
+            4 => Ok(seq.next_element::<v4::Outcome>()?.map(Into::into)),
+            5 => seq.next_element::<Outcome>(),
             other => Err(de::Error::custom(FormatError::Unknown(other))),
         }
     }
@@ -112,7 +117,11 @@ fn write<T: Enveloped, S: Serializer>(
             let old = T::V3::try_from(value.clone()).map_err(ser::Error::custom)?;
             write_framed::<T, _, S>(format, &old, serializer)
         }
-        4 => write_framed::<T, _, S>(format, value, serializer),
+        4 => {
+            let old = T::V4::try_from(value.clone()).map_err(ser::Error::custom)?;
+            write_framed::<T, _, S>(format, &old, serializer)
+        }
+        5 => write_framed::<T, _, S>(format, value, serializer),
         other => Err(ser::Error::custom(FormatError::Unknown(other))),
     }
 }

@@ -10,7 +10,8 @@
 //! | 1 | the first release | [`v2::Command`] variants 0-12 (a prefix of format 2) | `u32` 1, [`v1::State`] |
 //! | 2 | 0.1 (federated login) | [`v2::Command`], [`v2::Outcome`], as bincode enums | `u32` 2, [`v2::State`] |
 //! | 3 | the cluster-version release | the envelope's `Framed` variant: `u32` 3, then [`v3::Command`], [`v3::Outcome`] | `u32` 3, [`v3::State`] |
-//! | 4 | this version (client management, revocation, key rotation, the refresh policy) | `Framed`: `u32` 4, then the current model | `u32` 4, [`crate::State`] |
+//! | 4 | the client-management release (client management, revocation, key rotation, the refresh policy) | `Framed`: `u32` 4, then [`v4::Command`], [`v4::Outcome`] | `u32` 4, [`v4::State`] |
+//! | 5 | this version (administration: roles, disabled clients, ending access, the audit trail, the runtime configuration) | `Framed`: `u32` 5, then the current model | `u32` 5, [`crate::State`] |
 //!
 //! Formats 1 and 2 carry their version implicitly: the first `u32` of an entry is a variant of
 //! the frozen format-2 enum. From format 3 on, that position holds `Framed`, followed by the
@@ -37,6 +38,7 @@ mod envelope;
 pub mod v1;
 pub mod v2;
 pub mod v3;
+pub mod v4;
 
 pub use envelope::{VersionedCommand, VersionedOutcome};
 
@@ -46,7 +48,7 @@ use crate::state::State;
 pub type FormatVersion = u32;
 
 /// The newest format this binary reads, and writes once the cluster version allows it.
-pub const NEWEST: FormatVersion = 4;
+pub const NEWEST: FormatVersion = 5;
 /// The oldest format this binary reads.
 pub const OLDEST: FormatVersion = 1;
 /// The cluster version of a state that does not record one: a cluster created by 0.1, or a new
@@ -106,7 +108,8 @@ impl FormatError {
 pub fn encode_state(state: &State) -> Result<(FormatVersion, Vec<u8>), FormatError> {
     let format = state.cluster_version().min(NEWEST);
     let bytes = match format {
-        4 => bincode::serialize(state)?,
+        5 => bincode::serialize(state)?,
+        4 => bincode::serialize(&v4::State::from(state.clone()))?,
         3 => bincode::serialize(&v3::State::from(state.clone()))?,
         2 => bincode::serialize(&v2::State::from(state.clone()))?,
         other => {
@@ -127,6 +130,7 @@ pub fn check_writable(
 ) -> Result<(), FormatError> {
     match format {
         f if f >= NEWEST => Ok(()),
+        4 => v4::Command::try_from(command.clone()).map(drop),
         3 => v3::Command::try_from(command.clone()).map(drop),
         _ => v2::Command::try_from(command.clone()).map(drop),
     }
@@ -152,12 +156,13 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<State, FormatError> {
     let format = FormatVersion::from_le_bytes(header);
     FormatError::check_readable(format)?;
     let payload = &bytes[4..];
-    // Adding format 5 means: `4 => State::from(decode::<v4::State>(..))`, `5 =>` the model.
+    // Adding format 6 means: `5 => State::from(decode::<v5::State>(..))`, `6 =>` the model.
     Ok(match format {
         1 => State::from(crate::decode::<v1::State>(payload)?),
         2 => State::from(crate::decode::<v2::State>(payload)?),
         3 => State::from(crate::decode::<v3::State>(payload)?),
-        4 => crate::decode::<State>(payload)?,
+        4 => State::from(crate::decode::<v4::State>(payload)?),
+        5 => crate::decode::<State>(payload)?,
         other => return Err(FormatError::Unknown(other)),
     })
 }

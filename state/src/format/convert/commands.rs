@@ -1,5 +1,8 @@
 //! Commands of formats 2 and 3 and the model's.
 //!
+//! `Purge` gained the audit retention in format 5: older entries read with the default (the
+//! trail is empty below cluster version 5, and apply() does not keep the retention there).
+//!
 //! Every variant both sides have is named with its fields and each field converted. `Batch`
 //! and `Tagged` nest commands. `RotateRefresh` gained `reuse` in format 4: older entries read
 //! as strict (what they were applied as), and written back it is left out, which is safe
@@ -7,6 +10,7 @@
 //! be written in the older format at all.
 
 use super::Convert;
+use crate::audit::AuditRetention;
 use crate::command::Command;
 use crate::format::{v2, v3, FormatError};
 use crate::model::RefreshReuse;
@@ -25,6 +29,11 @@ macro_rules! commands {
                     } => Self::RotateRefresh {
                         presented, client_id, resource, scope, next, now, idle_expires_at,
                         reuse: RefreshReuse::Strict,
+                    },
+                    $old::Command::Purge { now, unclaimed_client_ttl } => Self::Purge {
+                        now,
+                        unclaimed_client_ttl,
+                        audit: AuditRetention::default(),
                     },
                     $old::Command::Batch(commands) => {
                         Self::Batch(commands.into_iter().map(Into::into).collect())
@@ -50,6 +59,9 @@ macro_rules! commands {
                     } => Self::RotateRefresh {
                         presented, client_id, resource, scope, next, now, idle_expires_at,
                     },
+                    Command::Purge { now, unclaimed_client_ttl, audit: _ } => {
+                        Self::Purge { now, unclaimed_client_ttl }
+                    }
                     Command::Batch(commands) => Self::Batch(
                         commands
                             .into_iter()
@@ -86,7 +98,6 @@ commands!(
     },
     EnsureSigningKey { key },
     SetSettings { settings },
-    Purge { now, unclaimed_client_ttl },
     PutIdentityProvider { provider },
     DeleteIdentityProvider { id },
     SetLoginSettings { login },
@@ -97,7 +108,9 @@ commands!(
     CreateFederatedSession { session, profile, replaces };
     new_only: [
         SetClusterVersion, PutClient, UpdateClient, DeleteClient, SeedClients,
-        RevokeRefreshToken, RevokeAccessToken, AddSigningKey, SetUserPassword
+        RevokeRefreshToken, RevokeAccessToken, AddSigningKey, SetUserPassword, Audited,
+        RecordAudit, RevokeAccess, SetClientDisabled, UpdateUser, DeleteUser, SetRuntimeConfig,
+        RollbackRuntimeConfig
     ]
 );
 
@@ -115,7 +128,6 @@ commands!(
     },
     EnsureSigningKey { key },
     SetSettings { settings },
-    Purge { now, unclaimed_client_ttl },
     PutIdentityProvider { provider },
     DeleteIdentityProvider { id },
     SetLoginSettings { login },
@@ -127,6 +139,7 @@ commands!(
     SetClusterVersion { version };
     new_only: [
         PutClient, UpdateClient, DeleteClient, SeedClients, RevokeRefreshToken,
-        RevokeAccessToken, AddSigningKey, SetUserPassword
+        RevokeAccessToken, AddSigningKey, SetUserPassword, Audited, RecordAudit, RevokeAccess,
+        SetClientDisabled, UpdateUser, DeleteUser, SetRuntimeConfig, RollbackRuntimeConfig
     ]
 );

@@ -14,15 +14,16 @@
 //!
 //! Formats 2 and 3 share their records (`v3` re-exports `v2`'s), so one conversion of a
 //! record serves both; commands, outcomes and states have one per format
-//! ([`commands`], [`outcomes`], [`states`]).
+//! ([`commands`], [`outcomes`], [`states`]). Format 4 re-exports the records of 3 it kept, and
+//! its own conversions (records, commands, outcomes, state) are in [`v4`].
 
 use std::collections::BTreeMap;
 
 use super::v2;
 use crate::federation::{Federation, IdentityProvider, LoginSettings, PendingUpstream, Profile};
 use crate::model::{
-    AuthCode, Client, ClientMetadata, ClientOrigin, Consent, Grant, RefreshFamily, Sealed, Session,
-    Settings, SigningKey, User,
+    roles_before_format5, AuthCode, Client, ClientMetadata, ClientOrigin, Consent, Grant,
+    RefreshFamily, Sealed, Session, Settings, SigningKey, User,
 };
 use crate::outcome::{Claims, PurgeCounts};
 use crate::state::RefreshEntry;
@@ -115,26 +116,6 @@ same_fields!(
     }
 );
 same_fields!(
-    v2::User,
-    User {
-        username,
-        subject,
-        password_hash,
-        created_at,
-        disabled
-    }
-);
-same_fields!(
-    v2::Session,
-    Session {
-        id_digest,
-        subject,
-        username,
-        created_at,
-        expires_at
-    }
-);
-same_fields!(
     v2::Consent,
     Consent {
         subject,
@@ -218,19 +199,6 @@ same_fields!(
         assertions,
     }
 );
-same_fields!(
-    v2::PurgeCounts,
-    PurgeCounts {
-        codes,
-        sessions,
-        families,
-        retired_refresh_tokens,
-        clients,
-        upstream_states,
-        assertions,
-        profiles,
-    }
-);
 
 /// Both directions for a struct the model extended: the shared fields are converted; each
 /// added field is computed from the old value when reading, and left out when writing.
@@ -262,7 +230,50 @@ macro_rules! extended {
     };
 }
 
-// Format 4 extended these four records.
+// Format 4 extended four records (Client, RefreshFamily, SigningKey, RefreshEntry), format 5
+// four (User, Session, Client and RefreshFamily again) and PurgeCounts.
+extended!(
+    v2::User,
+    User {
+        username,
+        subject,
+        password_hash,
+        created_at,
+        disabled,
+    } + {
+        roles: |old: &v2::User| roles_before_format5(&old.username),
+        must_change_password: |_: &v2::User| false,
+    }
+);
+extended!(
+    v2::Session,
+    Session {
+        id_digest,
+        subject,
+        username,
+        created_at,
+        expires_at,
+    } + {
+        identity_provider: |_: &v2::Session| None,
+        source: |_: &v2::Session| None,
+    }
+);
+extended!(
+    v2::PurgeCounts,
+    PurgeCounts {
+        codes,
+        sessions,
+        families,
+        retired_refresh_tokens,
+        clients,
+        upstream_states,
+        assertions,
+        profiles,
+    } + {
+        audit_events: |_: &v2::PurgeCounts| 0,
+        access_denials: |_: &v2::PurgeCounts| 0,
+    }
+);
 extended!(
     v2::Client,
     Client {
@@ -274,6 +285,8 @@ extended!(
     } + {
         registration_token_digest: |_: &v2::Client| None,
         origin: |_: &v2::Client| ClientOrigin::Registered,
+        disabled: |_: &v2::Client| false,
+        last_used_at: |_: &v2::Client| None,
     }
 );
 extended!(
@@ -288,6 +301,7 @@ extended!(
         retired,
     } + {
         last_used: |_: &v2::RefreshFamily| None,
+        last_used_at: |_: &v2::RefreshFamily| None,
     }
 );
 extended!(
@@ -326,5 +340,7 @@ same_fields!(
 
 // After the macros: `macro_rules!` are in scope only below their definition.
 mod commands;
+#[macro_use]
 mod outcomes;
 mod states;
+mod v4;

@@ -52,6 +52,12 @@ impl TryFrom<Outcome> for v2::Outcome {
                     .collect::<Result<_, _>>()?,
             ),
             O::Upstream(pending) => Self::Upstream(pending.convert()),
+            O::Revoked(_) | O::RuntimeConfig { .. } => {
+                return Err(FormatError::NotExpressible {
+                    what: "an administration outcome",
+                    format: 2,
+                })
+            }
         })
     }
 }
@@ -111,6 +117,12 @@ impl TryFrom<Outcome> for v3::Outcome {
                     .collect::<Result<_, _>>()?,
             ),
             O::Upstream(pending) => Self::Upstream(pending.convert()),
+            O::Revoked(_) | O::RuntimeConfig { .. } => {
+                return Err(FormatError::NotExpressible {
+                    what: "an administration outcome",
+                    format: 3,
+                })
+            }
         })
     }
 }
@@ -142,7 +154,7 @@ macro_rules! refusals {
                     Refusal::RefreshReused { revoked_family } => {
                         Self::RefreshReused { revoked_family }
                     }
-                    $(Refusal::$new_only => {
+                    $(Refusal::$new_only { .. } => {
                         return Err(FormatError::NotExpressible {
                             what: stringify!($new_only),
                             format: $format,
@@ -163,7 +175,10 @@ refusals!(
         AlreadySeeded, UnknownUpstreamState, UpstreamStateExpired, UpstreamStateMismatch,
         UpstreamStateUsed, AssertionReplayed, TooManyPendingLogins
     ],
-    new_only: [IdentityProviderDisabled, UnknownUser]
+    new_only: [
+        IdentityProviderDisabled, UnknownUser, ClientDisabled, UserDisabled, UnknownSession,
+        UnknownFamily, RuntimeConfigChanged, NoPreviousRuntimeConfig, LastAdmin
+    ]
 );
 
 refusals!(
@@ -175,5 +190,8 @@ refusals!(
         AlreadySeeded, UnknownUpstreamState, UpstreamStateExpired, UpstreamStateMismatch,
         UpstreamStateUsed, AssertionReplayed, TooManyPendingLogins, IdentityProviderDisabled
     ],
-    new_only: [UnknownUser]
+    new_only: [
+        UnknownUser, ClientDisabled, UserDisabled, UnknownSession, UnknownFamily,
+        RuntimeConfigChanged, NoPreviousRuntimeConfig, LastAdmin
+    ]
 );

@@ -24,6 +24,10 @@ impl From<v3::State> for State {
             cluster_version: old.cluster_version,
             revoked_access: BTreeMap::new(),
             clients_seeded: false,
+            audit: Default::default(),
+            access_denials: BTreeMap::new(),
+            runtime_config: None,
+            previous_runtime_config: None,
         }
     }
 }
