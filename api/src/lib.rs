@@ -12,6 +12,7 @@
 //! so concurrent requests on any nodes cannot both win.
 
 pub mod actors;
+pub mod admin;
 pub mod app;
 pub mod clock;
 pub mod cluster;

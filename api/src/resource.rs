@@ -48,13 +48,32 @@ fn canonical_url(url: &Url) -> String {
     s
 }
 
+/// mcpauth's own admin API as an RFC 8707 resource: tokens for it (`aud` = this) are what the
+/// admin API accepts. Always served, whatever resources are configured.
+pub fn admin_audience(issuer: &str) -> String {
+    format!("{}/api/v1", issuer.trim_end_matches('/'))
+}
+
+/// The configured resources and the admin API: what a token request may name.
+pub fn with_admin_audience(configured: &[String], issuer: &str) -> Vec<String> {
+    let mut resources = configured.to_vec();
+    if !resources.is_empty() {
+        resources.push(admin_audience(issuer));
+    }
+    resources
+}
+
 /// Decide the audience for a request that named `requested` (or nothing), given the configured
-/// resources and, for trial mode, the issuer.
+/// resources and, for trial mode, the issuer. Naming the admin API is always accepted.
 pub fn resolve(
     requested: Option<&str>,
     configured: &[String],
     issuer: &str,
 ) -> Result<String, ResourceError> {
+    let admin = admin_audience(issuer);
+    if requested.is_some_and(|r| canonical(r).is_ok_and(|c| Ok(c) == canonical(&admin))) {
+        return Ok(admin);
+    }
     match (requested, configured) {
         (Some(requested), configured) => named(requested, configured),
         (None, [only]) => Ok(only.clone()),
@@ -149,6 +168,19 @@ mod tests {
             resolve(Some("https://any.example/"), &[], ISSUER).unwrap(),
             "https://any.example"
         );
+    }
+
+    #[test]
+    fn the_admin_api_is_always_a_resource() {
+        let one = vec!["https://mcp.example/".to_owned()];
+        let admin = format!("{ISSUER}/api/v1");
+        assert_eq!(resolve(Some(&admin), &one, ISSUER).unwrap(), admin);
+        assert_eq!(resolve(Some(&admin), &[], ISSUER).unwrap(), admin);
+        // Naming nothing still means the one configured resource, not the admin API.
+        assert_eq!(resolve(None, &one, ISSUER).unwrap(), "https://mcp.example/");
+        let resources = with_admin_audience(&one, ISSUER);
+        assert_eq!(named(&admin, &resources).unwrap(), admin);
+        assert!(with_admin_audience(&[], ISSUER).is_empty());
     }
 
     #[test]

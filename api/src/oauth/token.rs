@@ -10,11 +10,11 @@ use super::error::Error;
 use super::grant::Attempt;
 use super::token_request::GrantRequest;
 use crate::cluster::Cluster;
-use crate::secrets;
 use crate::server_config::ServerConfig;
 use crate::signer::AccessClaims;
 use crate::signer_cache::SignerCache;
 use crate::signing_keys::ClusterSigningKeys;
+use crate::{resource, secrets};
 
 /// A successful token response (OAuth 2.1 §3.2.3).
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +59,9 @@ impl TokenService {
             return Err(Error::GrantNotRegistered(grant_type));
         }
         let request = grant.parameters?;
-        let resources = self.cluster.read(|s| s.settings().resources.clone());
+        let resources = self
+            .cluster
+            .read(|s| resource::with_admin_audience(&s.settings().resources, &self.config.issuer));
         let refresh_token = secrets::new_secret();
         let command = request.command(&Attempt {
             client: &client,

@@ -44,7 +44,60 @@ pub struct ProviderSpec {
     pub id: String,
     pub display_name: Option<String>,
     pub enabled: bool,
+    /// Upstream groups whose members administer mcpauth (`admin_groups`, `auditor_groups`).
+    pub roles: RoleGroups,
     pub kind: KindSpec,
+}
+
+/// The upstream groups mapped to mcpauth's roles, for people who sign in through a provider.
+/// Kept in the provider's stored JSON beside its kind's fields (absent when both are empty,
+/// so a provider without them reads as before).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleGroups {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auditor_groups: Vec<String>,
+}
+
+impl RoleGroups {
+    pub fn is_empty(&self) -> bool {
+        self.admin_groups.is_empty() && self.auditor_groups.is_empty()
+    }
+
+    /// The role groups of a stored provider (none if its JSON has none or is unreadable).
+    pub fn of(provider: &IdentityProvider) -> Self {
+        serde_json::from_str::<serde_json::Value>(&provider.config_json)
+            .ok()
+            .and_then(|mut value| Self::take_from(&mut value).ok())
+            .unwrap_or_default()
+    }
+
+    /// Remove the role keys from a provider's JSON object and read them.
+    fn take_from(value: &mut serde_json::Value) -> Result<Self, ConfigError> {
+        let serde_json::Value::Object(map) = value else {
+            return Ok(Self::default());
+        };
+        let mut groups = |key: &str| -> Result<Vec<String>, ConfigError> {
+            match map.remove(key) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(v) => {
+                    let list: Vec<String> = serde_json::from_value(v)
+                        .map_err(|_| invalid(format!("{key} must be a list of group names")))?;
+                    if list.iter().any(|g| g.trim().is_empty() || g.len() > 256) {
+                        return Err(invalid(format!(
+                            "{key}: group names of 1 to 256 characters"
+                        )));
+                    }
+                    Ok(list)
+                }
+            }
+        };
+        Ok(Self {
+            admin_groups: groups("admin_groups")?,
+            auditor_groups: groups("auditor_groups")?,
+        })
+    }
 }
 
 impl ProviderSpec {
@@ -69,12 +122,14 @@ impl ProviderSpec {
             Some(serde_json::Value::Bool(b)) => b,
             Some(_) => return Err(invalid("enabled must be true or false")),
         };
-        let kind: KindSpec = serde_json::from_value(serde_json::Value::Object(map))
-            .map_err(|e| invalid(e.to_string()))?;
+        let mut rest = serde_json::Value::Object(map);
+        let roles = RoleGroups::take_from(&mut rest)?;
+        let kind: KindSpec = serde_json::from_value(rest).map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
             id,
             display_name,
             enabled,
+            roles,
             kind,
         })
     }
@@ -110,9 +165,12 @@ impl ProviderConfig {
         }
     }
 
-    /// The configuration of a stored provider.
+    /// The configuration of a stored provider (its role groups are read by [`RoleGroups::of`]).
     pub fn of(provider: &IdentityProvider) -> Result<Self, ConfigError> {
-        serde_json::from_str(&provider.config_json)
+        let mut value: serde_json::Value = serde_json::from_str(&provider.config_json)
+            .map_err(|e| invalid(format!("stored configuration unreadable: {e}")))?;
+        RoleGroups::take_from(&mut value)?;
+        serde_json::from_value(value)
             .map_err(|e| invalid(format!("stored configuration unreadable: {e}")))
     }
 }
@@ -153,8 +211,20 @@ impl ProviderSpec {
             Some(_) => return Err(invalid("display_name: 1 to 100 characters")),
             None => self.id.clone(),
         };
-        let config_json = serde_json::to_string(&config)
-            .map_err(|e| invalid(format!("cannot encode the configuration: {e}")))?;
+        let encoding =
+            |e: serde_json::Error| invalid(format!("cannot encode the configuration: {e}"));
+        let config_json = if self.roles.is_empty() {
+            serde_json::to_string(&config).map_err(encoding)?
+        } else {
+            let mut stored = serde_json::to_value(&config).map_err(encoding)?;
+            if let (serde_json::Value::Object(map), serde_json::Value::Object(roles)) = (
+                &mut stored,
+                serde_json::to_value(&self.roles).map_err(encoding)?,
+            ) {
+                map.extend(roles);
+            }
+            stored.to_string()
+        };
         let sealed_secret = match secret {
             Some(s) => Some(
                 sealer
