@@ -34,7 +34,9 @@ async fn a_revocation_on_one_node_holds_on_the_others() {
     let _serial = serial().await;
     let cluster = TestCluster::start(3).await;
     // Revocation writes format-4 commands: wait until every node reads them.
-    cluster.wait_cluster_version(&cluster.ids(), 4).await;
+    cluster
+        .wait_cluster_version(&cluster.ids(), u64::from(mcpauth_state::format::NEWEST))
+        .await;
     let nodes: Vec<Endpoint> = cluster.ids().iter().map(|&i| cluster.endpoint(i)).collect();
     let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
 
